@@ -1,0 +1,96 @@
+"""Connecting to Redis: URLs, ACL credentials, TLS, timeouts and bounded retries.
+
+Credentials never appear in anything this module returns for display.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from .errors import translated
+
+DEFAULT_URL = "redis://localhost:6379/0"
+PASSWORD_ENV = "REDISFS_PASSWORD"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Where a server is and how to log in; built from flags or a URL."""
+
+    url: str = DEFAULT_URL
+    username: str | None = None
+    password: str | None = None
+    socket_timeout: float = 5.0
+    connect_timeout: float = 2.0
+    retries: int = 4
+
+    @classmethod
+    def from_parts(
+        cls,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        db: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        password_file: str | None = None,
+        tls: bool = False,
+    ) -> ServerSpec:
+        """Combine a URL with seed-style --host/--port flags; flags win."""
+        if password_file:
+            with open(password_file, encoding="utf-8") as handle:
+                password = handle.read().strip()
+        if password is None:
+            password = os.environ.get(PASSWORD_ENV) or None
+        if not url:
+            scheme = "rediss" if tls else "redis"
+            url = f"{scheme}://{host or 'localhost'}:{port or 6379}/{db or 0}"
+        elif host or port:
+            parts = urlsplit(url)
+            netloc = f"{host or parts.hostname or 'localhost'}:{port or parts.port or 6379}"
+            url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        return cls(url=url, username=username, password=password)
+
+
+def redacted(url: str) -> str:
+    """The URL with any password replaced, safe for logs, titles and errors."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}:***@" if parts.password else f"{parts.username}@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, ""))
+
+
+def connect(spec: ServerSpec, check: bool = True) -> redis.Redis:
+    """A thread-safe pooled client that reconnects with bounded backoff.
+
+    With ``check`` the server is pinged once so a wrong address or password
+    fails here with a clear FsError instead of at the first filesystem call.
+    """
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), spec.retries)
+    kwargs = dict(
+        socket_timeout=spec.socket_timeout,
+        socket_connect_timeout=spec.connect_timeout,
+        retry=retry,
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        health_check_interval=15,
+        max_connections=64,
+    )
+    if spec.username:
+        kwargs["username"] = spec.username
+    if spec.password:
+        kwargs["password"] = spec.password
+    client = redis.Redis.from_url(spec.url, **kwargs)
+    if check:
+        with translated():
+            client.ping()
+    return client

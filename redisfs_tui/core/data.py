@@ -1,0 +1,181 @@
+"""File contents: fixed-size compressed blocks, read and written at any offset.
+
+A block is stored as one key holding a codec byte and the (maybe compressed)
+bytes with trailing zeros cut; a missing block or the missing tail of a short
+block reads as zeros, which makes sparse files and zero runs free.  Partial
+block writes read the old block and let the write script check it did not
+change meanwhile (compare-and-set on its SHA-1), retrying if it did.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import codec
+from .errors import FsError, translated
+
+if TYPE_CHECKING:
+    import redis
+
+    from .keys import Keys
+
+MAX_FILE_SIZE = 1 << 40  # 1 TiB; truncate and purge loop over blocks in one script
+WRITE_CHUNK = 4 * 1024 * 1024  # bytes per write script call
+MAX_RETRIES = 20
+
+
+def _stored_hash(stored: bytes | None) -> str:
+    return hashlib.sha1(stored).hexdigest() if stored else ""
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """What one data block key holds, for the inode inspector."""
+
+    index: int
+    key: str
+    codec: str
+    stored_bytes: int
+    raw_bytes: int
+
+
+class DataOps:
+    """Read/write/truncate, mixed into FileSystem."""
+
+    client: redis.Redis
+    keys: Keys
+    block_size: int
+    codec: str
+
+    def _writable(self) -> None:  # provided by FileSystem
+        raise NotImplementedError
+
+    def _run(self, script_name: str, *args: object) -> object:  # provided by FileSystem
+        raise NotImplementedError
+
+    def _encode(self, raw: bytes | bytearray) -> bytes:
+        trimmed = bytes(raw).rstrip(b"\0")
+        return codec.encode(trimmed, self.codec) if trimmed else b""
+
+    def read(self, ino: int, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes from ``offset``; short only at end of file."""
+        if offset < 0 or size < 0:
+            raise FsError(errno.EINVAL)
+        bs = self.block_size
+        first = offset // bs
+        last = (offset + max(size, 1) - 1) // bs
+        ikey = self.keys.inode(ino)
+        with translated():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hmget(ikey, "mode", "size")
+            for index in range(first, last + 1):
+                pipe.get(self.keys.block(ino, index))
+            result = pipe.execute()
+        mode, file_size = result[0]
+        if mode is None:
+            raise FsError(errno.ENOENT)
+        file_size = int(file_size or 0)
+        end = min(offset + size, file_size)
+        if end <= offset:
+            return b""
+        out = bytearray(end - offset)
+        for index, stored in zip(range(first, last + 1), result[1:], strict=True):
+            if not stored:
+                continue
+            block_start = index * bs
+            raw = codec.decode(stored, bs)
+            lo = max(offset, block_start)
+            hi = min(end, block_start + len(raw))
+            if hi > lo:
+                out[lo - offset:hi - offset] = raw[lo - block_start:hi - block_start]
+        return bytes(out)
+
+    def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview) -> int:
+        """Write at any offset (beyond EOF leaves a hole); returns bytes written."""
+        self._writable()
+        if offset < 0:
+            raise FsError(errno.EINVAL)
+        if offset + len(data) > MAX_FILE_SIZE:
+            raise FsError(errno.EFBIG)
+        view = memoryview(bytes(data) if not isinstance(data, bytes) else data)
+        done = 0
+        while done < len(view):
+            # keep chunks block-aligned after the first so only the ends are partial
+            start = offset + done
+            chunk_end = min(offset + len(view), (start // self.block_size) * self.block_size
+                            + WRITE_CHUNK)
+            self._write_chunk(ino, start, view[done:done + (chunk_end - start)])
+            done += chunk_end - start
+        return len(view)
+
+    def _write_chunk(self, ino: int, offset: int, data: memoryview) -> None:
+        bs = self.block_size
+        end = offset + len(data)
+        first, last = offset // bs, (end - 1) // bs
+        partial = [i for i in {first, last}
+                   if not (offset <= i * bs and (i + 1) * bs <= end)]
+        for _attempt in range(MAX_RETRIES):
+            old: dict[int, bytes | None] = {}
+            if partial:
+                with translated():
+                    values = self.client.mget([self.keys.block(ino, i) for i in partial])
+                old = dict(zip(partial, values, strict=True))
+            args: list[object] = []
+            for index in range(first, last + 1):
+                block_start = index * bs
+                lo = max(offset, block_start)
+                hi = min(end, block_start + bs)
+                piece = data[lo - offset:hi - offset]
+                if index in old:
+                    raw = bytearray(codec.decode(old[index], bs))
+                    rel_lo, rel_hi = lo - block_start, hi - block_start
+                    if len(raw) < rel_hi:
+                        raw.extend(bytes(rel_hi - len(raw)))
+                    raw[rel_lo:rel_hi] = piece
+                    args += [index, _stored_hash(old[index]), self._encode(raw)]
+                else:
+                    args += [index, "-", self._encode(piece)]
+            if self._run("write", ino, end, time.time_ns(), *args):
+                return
+        raise FsError(errno.EAGAIN, "block kept changing under concurrent writers")
+
+    def truncate(self, ino: int, size: int) -> None:
+        """Grow (a hole) or shrink (dropping blocks, zeroing the partial tail)."""
+        self._writable()
+        if size < 0:
+            raise FsError(errno.EINVAL)
+        if size > MAX_FILE_SIZE:
+            raise FsError(errno.EFBIG)
+        bs = self.block_size
+        tail = size % bs
+        for _attempt in range(MAX_RETRIES):
+            expected, new_block, has_tail = "", b"", 0
+            if tail:
+                with translated():
+                    stored = self.client.get(self.keys.block(ino, size // bs))
+                expected = _stored_hash(stored)
+                new_block = self._encode(codec.decode(stored, bs)[:tail])
+                has_tail = 1
+            if self._run("truncate", ino, size, time.time_ns(), expected, new_block, has_tail):
+                return
+        raise FsError(errno.EAGAIN, "block kept changing under concurrent writers")
+
+    def block_infos(self, ino: int, limit: int = 10_000) -> list[BlockInfo]:
+        """Every stored block of a file with codec and sizes (the inspector view)."""
+        with translated():
+            size = int(self.client.hget(self.keys.inode(ino), "size") or 0)
+            count = min((size + self.block_size - 1) // self.block_size, limit)
+            keys = [self.keys.block(ino, i) for i in range(count)]
+            values = self.client.mget(keys) if keys else []
+        infos = []
+        for index, (key, stored) in enumerate(zip(keys, values, strict=True)):
+            if stored is None:
+                infos.append(BlockInfo(index, key, "hole", 0, 0))
+                continue
+            raw_len = len(codec.decode(stored, self.block_size))
+            infos.append(BlockInfo(index, key, codec.codec_name(stored), len(stored), raw_len))
+        return infos

@@ -1,0 +1,89 @@
+"""Filesystem errors carry an errno, so FUSE and the UI can report them precisely."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+
+import redis
+
+
+class FsError(OSError):
+    """An error with the errno a POSIX filesystem would return."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        message = os.strerror(code) + (f": {detail}" if detail else "")
+        super().__init__(code, message)
+
+
+class NoSuchFilesystem(FsError):
+    """The prefix has no superblock on this server."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(
+            errno.ENOENT,
+            f"no filesystem with prefix {prefix!r} on this server "
+            f"(create it with: redisfs --mkfs --prefix={prefix} ...)",
+        )
+
+
+class UnsupportedFormat(FsError):
+    """The superblock declares a format this version cannot read safely."""
+
+    def __init__(self, prefix: str, version: int, supported: int) -> None:
+        super().__init__(
+            errno.EPROTONOSUPPORT,
+            f"filesystem {prefix!r} has format version {version}; this redisfs "
+            f"understands up to {supported} — upgrade redisfs to use it",
+        )
+
+
+class RedisUnavailable(FsError):
+    """The server could not be reached within the retry budget."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(errno.EIO, f"Redis unavailable ({detail})")
+
+
+_ERRNO_BY_NAME = {name: code for code, name in errno.errorcode.items()}
+
+
+def errno_from_reply(message: str) -> FsError:
+    """Turn a Redis error reply into an FsError.
+
+    Our Lua scripts answer ``-ENOENT`` style errors; the server itself may say
+    OOM (maxmemory reached), READONLY (a replica), NOPERM (ACL) and so on.
+    """
+    word = message.split(" ", 1)[0].strip()
+    if word in _ERRNO_BY_NAME:
+        return FsError(_ERRNO_BY_NAME[word])
+    if word == "OOM" or "maxmemory" in message:
+        return FsError(errno.ENOSPC, "Redis is full (maxmemory reached)")
+    if word == "READONLY":
+        return FsError(errno.EROFS, "the server is a read-only replica")
+    if word == "NOPERM" or "no permissions" in message:
+        return FsError(errno.EACCES, "the Redis user may not run this command")
+    if word in ("NOAUTH", "WRONGPASS"):
+        return FsError(errno.EACCES, "Redis authentication failed")
+    if word == "BUSY":
+        return FsError(errno.EAGAIN, "Redis is busy running a script")
+    return FsError(errno.EIO, f"Redis error: {message[:200]}")
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Convert redis-py exceptions raised inside the block into FsError."""
+    try:
+        yield
+    except FsError:
+        raise
+    except redis.AuthenticationError as exc:
+        raise FsError(errno.EACCES, "Redis authentication failed") from exc
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise RedisUnavailable(type(exc).__name__) from exc
+    except redis.ResponseError as exc:
+        raise errno_from_reply(str(exc)) from exc
+    except redis.RedisError as exc:
+        raise FsError(errno.EIO, f"Redis error: {type(exc).__name__}") from exc

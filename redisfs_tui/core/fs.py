@@ -1,0 +1,369 @@
+"""The filesystem API: every operation on inodes, entries and attributes.
+
+Operations address inodes by number (as FUSE low-level APIs and the UI do);
+``resolve`` turns a whole path into an inode in one round trip.  Every change
+that touches several keys runs as one Lua script, so concurrent threads and
+hosts need no shared mutex and a crash never leaves half an operation behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+
+import redis
+
+from .attrs import NAME_MAX, ROOT_INO, Attr, parse_attr
+from .codec import CODECS, DEFAULT_CODEC
+from .data import DataOps
+from .errors import FsError, NoSuchFilesystem, UnsupportedFormat, translated
+from .keys import Keys
+from .scripts import Scripts
+
+FORMAT_VERSION = 1
+DEFAULT_BLOCK_SIZE = 128 * 1024  # measured: bench/blocksize.py
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+XATTR_CREATE = 1
+XATTR_REPLACE = 2
+XATTR_SIZE_MAX = 65536
+
+
+def encode_name(name: str | bytes) -> bytes:
+    """Validate one path component and return its bytes (names are raw bytes on disk)."""
+    raw = os.fsencode(name)
+    if not raw or raw in (b".", b"..") or b"/" in raw or b"\0" in raw:
+        raise FsError(errno.EINVAL, f"invalid name {raw[:40]!r}")
+    if len(raw) > NAME_MAX:
+        raise FsError(errno.ENAMETOOLONG)
+    return raw
+
+
+def split_path(path: str | bytes) -> list[bytes]:
+    """Components of an absolute path; '.' and empty parts are dropped."""
+    raw = os.fsencode(path)
+    parts = [p for p in raw.split(b"/") if p and p != b"."]
+    for part in parts:
+        if len(part) > NAME_MAX:
+            raise FsError(errno.ENAMETOOLONG)
+        if part == b"..":
+            raise FsError(errno.EINVAL, "'..' is resolved by the kernel, not here")
+    return parts
+
+
+def now_ns() -> str:
+    return str(time.time_ns())
+
+
+class FileSystem(DataOps):
+    """One filesystem (one prefix) on one Redis server.
+
+    Thread-safe: share one instance between threads.  A read-only instance
+    refuses every change with EROFS before sending anything to Redis.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        read_only: bool = False,
+        session_id: str | None = None,
+    ) -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        self.prefix = prefix
+        self.read_only = read_only
+        self.session_id = session_id or uuid.uuid4().hex[:16]
+        self._s = Scripts(client)
+        with translated():
+            sb = client.hgetall(self.keys.superblock)
+        if not sb:
+            raise NoSuchFilesystem(prefix)
+        version = int(sb.get(b"format_version", b"0"))
+        if version > FORMAT_VERSION or version < 1:
+            raise UnsupportedFormat(prefix, version, FORMAT_VERSION)
+        self.block_size = int(sb[b"block_size"])
+        self.codec = sb.get(b"codec", DEFAULT_CODEC.encode()).decode()
+        self.uuid = sb.get(b"uuid", b"").decode()
+
+    # -- creation -----------------------------------------------------------
+    @classmethod
+    def mkfs(
+        cls,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        codec: str = DEFAULT_CODEC,
+        uid: int | None = None,
+        gid: int | None = None,
+        snapshot_of: str = "",
+    ) -> FileSystem:
+        """Create an empty filesystem (EEXIST if the prefix is taken)."""
+        if codec not in CODECS:
+            raise FsError(errno.EINVAL, f"unknown codec {codec!r}; choose from {sorted(CODECS)}")
+        if block_size < 4096 or block_size > 4 * 1024 * 1024 or block_size & (block_size - 1):
+            raise FsError(errno.EINVAL, "block size must be a power of two from 4 KiB to 4 MiB")
+        keys = Keys(prefix)
+        script = Scripts(client).mkfs
+        args = [keys.base, FORMAT_VERSION, block_size, codec, now_ns(), uuid.uuid4().hex,
+                os.getuid() if uid is None else uid, os.getgid() if gid is None else gid,
+                snapshot_of]
+        with translated():
+            script(keys=[keys.superblock], args=args)
+        return cls(client, prefix)
+
+    def superblock(self) -> dict[str, str]:
+        with translated():
+            raw = self.client.hgetall(self.keys.superblock)
+        return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
+
+    # -- helpers ------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.read_only:
+            raise FsError(errno.EROFS)
+
+    def _run(self, script_name: str, *args: object) -> object:
+        with translated():
+            return getattr(self._s, script_name)(
+                keys=[self.keys.superblock], args=[self.keys.base, *args]
+            )
+
+    # -- lookup -------------------------------------------------------------
+    def getattr(self, ino: int) -> Attr:
+        with translated():
+            raw = self.client.hgetall(self.keys.inode(ino))
+        attr = parse_attr(ino, raw)
+        if attr is None:
+            raise FsError(errno.ENOENT, f"inode {ino}")
+        return attr
+
+    def getattrs(self, inos: list[int]) -> list[Attr | None]:
+        """Attributes of many inodes in one pipelined round trip."""
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            for ino in inos:
+                pipe.hgetall(self.keys.inode(ino))
+            raws = pipe.execute()
+        return [parse_attr(ino, raw) for ino, raw in zip(inos, raws, strict=True)]
+
+    def lookup(self, parent: int, name: str | bytes) -> Attr:
+        return self._resolve_from(parent, [encode_name(name)])
+
+    def resolve(self, path: str | bytes) -> Attr:
+        """Attributes of the inode at an absolute path, in one round trip."""
+        return self._resolve_from(ROOT_INO, split_path(path))
+
+    def _resolve_from(self, start: int, parts: list[bytes]) -> Attr:
+        ino, raw = self._run("resolve", start, *parts)
+        attr = parse_attr(int(ino), raw)
+        if attr is None:
+            raise FsError(errno.ENOENT)
+        return attr
+
+    def readlink(self, ino: int) -> bytes:
+        attr = self.getattr(ino)
+        if not attr.is_symlink or attr.target is None:
+            raise FsError(errno.EINVAL, "not a symbolic link")
+        return attr.target
+
+    # -- directories ----------------------------------------------------------
+    def readdir(self, ino: int, page_size: int = 1000) -> Iterator[list[tuple[bytes, int]]]:
+        """Pages of (name, inode); a huge directory is never fetched in one reply.
+
+        HSCAN may repeat an entry while the directory changes; repeats are dropped.
+        """
+        attr = self.getattr(ino)
+        if not attr.is_dir:
+            raise FsError(errno.ENOTDIR)
+        key = self.keys.dirents(ino)
+        cursor, seen = 0, set()
+        while True:
+            with translated():
+                cursor, page = self.client.hscan(key, cursor, count=page_size)
+            fresh = [(name, int(child)) for name, child in page.items() if name not in seen]
+            seen.update(name for name, _ in fresh)
+            if fresh:
+                yield fresh
+            if cursor == 0:
+                return
+
+    def readdir_plus(self, ino: int, page_size: int = 1000) -> Iterator[list[tuple[bytes, Attr]]]:
+        """Pages of (name, attributes): one extra pipelined round trip per page."""
+        for page in self.readdir(ino, page_size):
+            attrs = self.getattrs([child for _, child in page])
+            yield [(name, a) for (name, _), a in zip(page, attrs, strict=True) if a is not None]
+
+    def count_entries(self, ino: int) -> int:
+        with translated():
+            return int(self.client.hlen(self.keys.dirents(ino)))
+
+    # -- creating names -------------------------------------------------------
+    def mknod(
+        self, parent: int, name: str | bytes, mode: int, uid: int = 0, gid: int = 0,
+        rdev: int = 0, target: bytes = b"", open_handle: bool = False,
+    ) -> Attr:
+        """Create any kind of inode (regular, dir, fifo, device, socket, symlink)."""
+        self._writable()
+        raw = encode_name(name)
+        if stat.S_IFMT(mode) == 0:
+            mode |= stat.S_IFREG
+        session = self.session_id if open_handle else ""
+        now = now_ns()
+        ino = int(self._run("mknode", parent, raw, mode, uid, gid, rdev, target, now, session))
+        is_dir = stat.S_ISDIR(mode)
+        t = int(now)
+        return Attr(ino=ino, mode=mode, uid=uid, gid=gid, size=len(target),
+                    nlink=2 if is_dir else 1, atime_ns=t, mtime_ns=t, ctime_ns=t, rdev=rdev,
+                    parent=parent, target=target or None, open_count=1 if open_handle else 0)
+
+    def create(self, parent: int, name: str | bytes, mode: int, uid: int = 0, gid: int = 0,
+               open_handle: bool = True) -> Attr:
+        """Create a regular file, registered as open (pair with release())."""
+        return self.mknod(parent, name, stat.S_IFREG | (mode & 0o7777), uid, gid,
+                          open_handle=open_handle)
+
+    def mkdir(self, parent: int, name: str | bytes, mode: int = 0o755, uid: int = 0,
+              gid: int = 0) -> Attr:
+        return self.mknod(parent, name, stat.S_IFDIR | (mode & 0o7777), uid, gid)
+
+    def symlink(self, parent: int, name: str | bytes, target: str | bytes, uid: int = 0,
+                gid: int = 0) -> Attr:
+        raw_target = os.fsencode(target)
+        if not raw_target or len(raw_target) > 4095:
+            raise FsError(errno.ENAMETOOLONG if raw_target else errno.ENOENT)
+        return self.mknod(parent, name, stat.S_IFLNK | 0o777, uid, gid, target=raw_target)
+
+    def link(self, ino: int, new_parent: int, new_name: str | bytes) -> Attr:
+        self._writable()
+        self._run("link", ino, new_parent, encode_name(new_name), now_ns())
+        return self.getattr(ino)
+
+    # -- removing and renaming -------------------------------------------------
+    def unlink(self, parent: int, name: str | bytes) -> int:
+        """Remove a non-directory name; returns the inode it pointed to."""
+        self._writable()
+        return int(self._run("unlink", parent, encode_name(name), now_ns(), 0))
+
+    def rmdir(self, parent: int, name: str | bytes) -> int:
+        self._writable()
+        return int(self._run("unlink", parent, encode_name(name), now_ns(), 1))
+
+    def rename(self, src_parent: int, src_name: str | bytes, dst_parent: int,
+               dst_name: str | bytes, flags: int = 0) -> None:
+        """rename(2): replaces the target atomically; RENAME_NOREPLACE/EXCHANGE honoured."""
+        self._writable()
+        if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) or flags == 3:
+            raise FsError(errno.EINVAL, "unsupported rename flags")
+        self._run("rename", src_parent, encode_name(src_name), dst_parent,
+                  encode_name(dst_name), flags, now_ns())
+
+    # -- attributes -------------------------------------------------------------
+    def _setattr(self, ino: int, fields: list[object]) -> Attr:
+        self._writable()
+        raw = self._run("setattr", ino, now_ns(), *fields)
+        attr = parse_attr(ino, raw)
+        if attr is None:
+            raise FsError(errno.ENOENT)
+        return attr
+
+    def chmod(self, ino: int, mode: int) -> Attr:
+        return self._setattr(ino, ["perm", mode & 0o7777])
+
+    def chown(self, ino: int, uid: int = -1, gid: int = -1) -> Attr:
+        """-1 leaves that id unchanged, as chown(2) says."""
+        fields: list[object] = []
+        if uid != -1:
+            fields += ["uid", uid]
+        if gid != -1:
+            fields += ["gid", gid]
+        return self._setattr(ino, fields)
+
+    def utimens(self, ino: int, atime_ns: int | None, mtime_ns: int | None) -> Attr:
+        """None leaves that time unchanged (UTIME_OMIT)."""
+        fields: list[object] = []
+        if atime_ns is not None:
+            fields += ["atime", atime_ns]
+        if mtime_ns is not None:
+            fields += ["mtime", mtime_ns]
+        return self._setattr(ino, fields)
+
+    # -- open handles ---------------------------------------------------------------
+    def open(self, ino: int, truncate: bool = False) -> Attr:
+        """Register an open handle (none on a read-only instance: it writes nothing)."""
+        if self.read_only:
+            if truncate:
+                raise FsError(errno.EROFS)
+            return self.getattr(ino)
+        attr = parse_attr(ino, self._run("open", ino, self.session_id))
+        if attr is None:
+            raise FsError(errno.ENOENT)
+        if truncate and attr.is_reg and attr.size:
+            self.truncate(ino, 0)
+        return attr
+
+    def release(self, ino: int, count: int = 1) -> None:
+        """Drop handles; the last close of an unlinked file frees it."""
+        if self.read_only:
+            return
+        self._run("release", ino, self.session_id, count)
+
+    def reap_session(self, session_id: str) -> int:
+        """Release what a dead mount held; returns how many orphans were freed."""
+        self._writable()
+        return int(self._run("reap_session", session_id))
+
+    # -- extended attributes -----------------------------------------------------------
+    def getxattr(self, ino: int, name: str | bytes) -> bytes:
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.exists(self.keys.inode(ino))
+            pipe.hget(self.keys.xattrs(ino), os.fsencode(name))
+            exists, value = pipe.execute()
+        if not exists:
+            raise FsError(errno.ENOENT)
+        if value is None:
+            raise FsError(errno.ENODATA)
+        return value
+
+    def listxattr(self, ino: int) -> list[bytes]:
+        self.getattr(ino)
+        with translated():
+            return list(self.client.hkeys(self.keys.xattrs(ino)))
+
+    def setxattr(self, ino: int, name: str | bytes, value: bytes, flags: int = 0) -> None:
+        self._writable()
+        raw = os.fsencode(name)
+        if not raw or len(raw) > 255:
+            raise FsError(errno.ERANGE if raw else errno.EINVAL)
+        if len(value) > XATTR_SIZE_MAX:
+            raise FsError(errno.E2BIG)
+        self._run("setxattr", ino, raw, value, flags, now_ns())
+
+    def removexattr(self, ino: int, name: str | bytes) -> None:
+        self._writable()
+        self._run("removexattr", ino, os.fsencode(name), now_ns())
+
+    # -- whole filesystem ----------------------------------------------------------------
+    def statfs(self) -> dict[str, int]:
+        """Capacity from Redis memory (maxmemory, else the machine's memory)."""
+        with translated():
+            info = self.client.info("memory")
+            sb = self.client.hmget(self.keys.superblock, "inodes", "logical_bytes")
+        used = int(info.get("used_memory", 0))
+        total = int(info.get("maxmemory", 0)) or int(info.get("total_system_memory", 0)) or used
+        total = max(total, used)
+        bsize = 4096
+        files = int(sb[0] or 0)
+        return {
+            "f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
+            "f_bfree": (total - used) // bsize, "f_bavail": (total - used) // bsize,
+            "f_files": files + 1_000_000_000, "f_ffree": 1_000_000_000,
+            "f_favail": 1_000_000_000, "f_namemax": NAME_MAX,
+            "logical_bytes": int(sb[1] or 0), "used_memory": used, "maxmemory": total,
+        }

@@ -1,0 +1,93 @@
+"""Every Redis key name of a filesystem is built here, and nowhere else.
+
+All keys of one filesystem start with its prefix written as a Redis Cluster hash
+tag (``{prefix}:``), so one filesystem lives in one cluster slot and the Lua
+scripts that touch several keys stay legal on Cluster.  The Lua scripts build
+key names with the prelude that :func:`lua_prelude` generates from the same
+templates, so Python and Lua can never disagree on the layout.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+# kind letter -> what the key holds (documented in docs/format.md)
+SUPERBLOCK = "sb"
+INODE = "i"
+DIRENTS = "d"
+XATTRS = "x"
+BLOCK = "b"
+ORPHANS = "orphans"
+SESSION = "s"
+MOUNT = "m"
+
+SUPERBLOCK_SCAN_PATTERN = "{*}:" + SUPERBLOCK
+
+
+def valid_prefix(prefix: str) -> bool:
+    """A prefix becomes a hash tag, so braces, colons and spaces are not allowed."""
+    return bool(PREFIX_RE.match(prefix))
+
+
+def prefix_of_superblock(key: bytes | str) -> str | None:
+    """Return the prefix of a superblock key found by SCAN, or None if it is not one."""
+    text = key.decode(errors="replace") if isinstance(key, bytes) else key
+    match = re.match(r"^\{(.+)\}:" + SUPERBLOCK + "$", text)
+    if match and valid_prefix(match.group(1)):
+        return match.group(1)
+    return None
+
+
+class Keys:
+    """Key names of one filesystem (one prefix)."""
+
+    def __init__(self, prefix: str) -> None:
+        if not valid_prefix(prefix):
+            raise ValueError(
+                f"invalid prefix {prefix!r}: use 1-64 characters from A-Z a-z 0-9 _ . -"
+            )
+        self.prefix = prefix
+        self.base = "{" + prefix + "}:"
+        self.superblock = self.base + SUPERBLOCK
+        self.orphans = self.base + ORPHANS
+
+    def inode(self, ino: int) -> str:
+        return f"{self.base}{INODE}:{ino}"
+
+    def dirents(self, ino: int) -> str:
+        return f"{self.base}{DIRENTS}:{ino}"
+
+    def xattrs(self, ino: int) -> str:
+        return f"{self.base}{XATTRS}:{ino}"
+
+    def block(self, ino: int, index: int) -> str:
+        return f"{self.base}{BLOCK}:{ino}:{index}"
+
+    def session(self, session_id: str) -> str:
+        return f"{self.base}{SESSION}:{session_id}"
+
+    def mount(self, session_id: str) -> str:
+        return f"{self.base}{MOUNT}:{session_id}"
+
+    def pattern(self, kind: str) -> str:
+        """SCAN pattern for every key of one kind (e.g. all mounts)."""
+        return f"{self.base}{kind}:*"
+
+    def all_keys_pattern(self) -> str:
+        return self.base + "*"
+
+
+def lua_prelude() -> str:
+    """Lua helpers every script starts with; ARGV[1] is the key base ``{prefix}:``."""
+    return f"""
+local P = ARGV[1]
+local SB = P .. '{SUPERBLOCK}'
+local ORPHANS = P .. '{ORPHANS}'
+local function ikey(ino) return P .. '{INODE}:' .. ino end
+local function dkey(ino) return P .. '{DIRENTS}:' .. ino end
+local function xkey(ino) return P .. '{XATTRS}:' .. ino end
+local function bkey(ino, idx) return P .. '{BLOCK}:' .. ino .. ':' .. string.format('%d', idx) end
+local function skey(sid) return P .. '{SESSION}:' .. sid end
+"""

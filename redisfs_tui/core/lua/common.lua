@@ -1,0 +1,63 @@
+-- Shared helpers; the key-name functions come from keys.lua_prelude().
+local S_IFMT = 61440
+local S_IFDIR = 16384
+local S_IFREG = 32768
+local function int(n) return string.format('%d', n) end
+local function fail(code) return redis.error_reply(code) end
+local function mode_of(ino)
+  local m = redis.call('HGET', ikey(ino), 'mode')
+  if not m then return nil end
+  return tonumber(m)
+end
+local function is_dir(mode) return bit.band(mode, S_IFMT) == S_IFDIR end
+local function is_reg(mode) return bit.band(mode, S_IFMT) == S_IFREG end
+local function dir_error(ino)
+  local m = mode_of(ino)
+  if not m then return 'ENOENT' end
+  if not is_dir(m) then return 'ENOTDIR' end
+  return nil
+end
+local function block_hash(ino, idx)
+  local cur = redis.call('GET', bkey(ino, idx))
+  if cur then return redis.sha1hex(cur) end
+  return ''
+end
+-- Delete an inode with its blocks, xattrs and entries, keeping the superblock counters right.
+local function purge(ino)
+  local k = ikey(ino)
+  local f = redis.call('HMGET', k, 'mode', 'size')
+  local mode = tonumber(f[1] or '0')
+  local size = tonumber(f[2] or '0')
+  if is_reg(mode) then
+    local bs = tonumber(redis.call('HGET', SB, 'block_size'))
+    local stored = 0
+    for i = 0, math.ceil(size / bs) - 1 do
+      local b = bkey(ino, i)
+      stored = stored + redis.call('STRLEN', b)
+      redis.call('DEL', b)
+    end
+    redis.call('HINCRBY', SB, 'logical_bytes', int(-size))
+    redis.call('HINCRBY', SB, 'stored_bytes', int(-stored))
+  end
+  redis.call('DEL', k, xkey(ino), dkey(ino))
+  redis.call('SREM', ORPHANS, ino)
+  redis.call('HINCRBY', SB, 'inodes', -1)
+end
+-- Remove one name of a non-directory; keep it as an orphan while some handle has it open.
+local function drop_link(ino, now)
+  local k = ikey(ino)
+  local n = redis.call('HINCRBY', k, 'nlink', -1)
+  if n <= 0 then
+    if tonumber(redis.call('HGET', k, 'open') or '0') > 0 then
+      redis.call('HSET', k, 'nlink', 0, 'ctime', now)
+      redis.call('SADD', ORPHANS, ino)
+    else
+      purge(ino)
+    end
+  else
+    redis.call('HSET', k, 'ctime', now)
+  end
+end
+local function touch(ino, now)
+  redis.call('HSET', ikey(ino), 'mtime', now, 'ctime', now)
+end

@@ -1,0 +1,24 @@
+-- Remove a name (unlink) or an empty directory (rmdir).
+-- ARGV: P, parent, name, now, rmdir ('1' or '0')
+local parent, name, now = ARGV[2], ARGV[3], ARGV[4]
+local err = dir_error(parent)
+if err then return fail(err) end
+local d = dkey(parent)
+local ino = redis.call('HGET', d, name)
+if not ino then return fail('ENOENT') end
+local m = mode_of(ino)
+if ARGV[5] == '1' then
+  if m and not is_dir(m) then return fail('ENOTDIR') end
+  if redis.call('EXISTS', dkey(ino)) == 1 then return fail('ENOTEMPTY') end
+  redis.call('HDEL', d, name)
+  if m then
+    redis.call('HINCRBY', ikey(parent), 'nlink', -1)
+    purge(ino)
+  end
+else
+  if m and is_dir(m) then return fail('EISDIR') end
+  redis.call('HDEL', d, name)
+  if m then drop_link(ino, now) end
+end
+touch(parent, now)
+return tonumber(ino)

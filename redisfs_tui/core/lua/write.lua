@@ -1,0 +1,31 @@
+-- Store whole encoded blocks and grow the size, atomically.
+-- ARGV: P, ino, end_offset, now, then triples (block index, expected sha1 of the
+-- stored block or '-' for no check, new stored bytes or '' for a hole).
+-- Returns 0 (retry) when a block changed since the caller read it.
+local ino, endpos, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local k = ikey(ino)
+local f = redis.call('HMGET', k, 'mode', 'size')
+if not f[1] then return fail('ENOENT') end
+if not is_reg(tonumber(f[1])) then return fail('EINVAL') end
+for i = 5, #ARGV, 3 do
+  if ARGV[i + 1] ~= '-' and block_hash(ino, tonumber(ARGV[i])) ~= ARGV[i + 1] then return 0 end
+end
+local delta = 0
+for i = 5, #ARGV, 3 do
+  local b = bkey(ino, tonumber(ARGV[i]))
+  delta = delta - redis.call('STRLEN', b)
+  if ARGV[i + 2] == '' then
+    redis.call('DEL', b)
+  else
+    redis.call('SET', b, ARGV[i + 2])
+    delta = delta + string.len(ARGV[i + 2])
+  end
+end
+local size = tonumber(f[2] or '0')
+if endpos > size then
+  redis.call('HSET', k, 'size', int(endpos))
+  redis.call('HINCRBY', SB, 'logical_bytes', int(endpos - size))
+end
+redis.call('HSET', k, 'mtime', now, 'ctime', now)
+if delta ~= 0 then redis.call('HINCRBY', SB, 'stored_bytes', int(delta)) end
+return 1
