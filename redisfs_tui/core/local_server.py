@@ -67,7 +67,8 @@ class LocalRedis:
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                stderr = self.process.stderr
+                err = stderr.read().decode(errors="replace") if stderr else ""
                 raise RuntimeError(f"redis-server exited: {err or self.log_tail()}")
             with contextlib.suppress(redis.RedisError):
                 client.ping()
