@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import stat
 from dataclasses import dataclass
+
+from .errors import FsError
 
 ROOT_INO = 1
 NAME_MAX = 255
@@ -55,7 +58,14 @@ def parse_attr(ino: int, raw: dict[bytes, bytes] | list[bytes]) -> Attr | None:
 
     def num(field: bytes) -> int:
         value = raw.get(field)
-        return int(value) if value is not None else 0
+        if value is None:
+            return 0
+        try:
+            return int(value)
+        except ValueError:
+            # hostile or damaged contents: report like ext4 does, never crash
+            detail = f"inode {ino}: field {field.decode()} is not a number"
+            raise FsError(errno.EUCLEAN, detail) from None
 
     return Attr(
         ino=ino,

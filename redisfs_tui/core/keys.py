@@ -80,14 +80,22 @@ class Keys:
 
 
 def lua_prelude() -> str:
-    """Lua helpers every script starts with; ARGV[1] is the key base ``{prefix}:``."""
+    """Lua helpers every script starts with; ARGV[1] is the key base ``{prefix}:``.
+
+    Each key function takes an optional base, so a script can address a second
+    filesystem (snapshot, restore) with the same templates.
+    """
     return f"""
 local P = ARGV[1]
 local SB = P .. '{SUPERBLOCK}'
 local ORPHANS = P .. '{ORPHANS}'
-local function ikey(ino) return P .. '{INODE}:' .. ino end
-local function dkey(ino) return P .. '{DIRENTS}:' .. ino end
-local function xkey(ino) return P .. '{XATTRS}:' .. ino end
-local function bkey(ino, idx) return P .. '{BLOCK}:' .. ino .. ':' .. string.format('%d', idx) end
+local function sbkey(base) return base .. '{SUPERBLOCK}' end
+local function orphans_key(base) return base .. '{ORPHANS}' end
+local function ikey(ino, base) return (base or P) .. '{INODE}:' .. ino end
+local function dkey(ino, base) return (base or P) .. '{DIRENTS}:' .. ino end
+local function xkey(ino, base) return (base or P) .. '{XATTRS}:' .. ino end
+local function bkey(ino, idx, base)
+  return (base or P) .. '{BLOCK}:' .. ino .. ':' .. string.format('%d', idx)
+end
 local function skey(sid) return P .. '{SESSION}:' .. sid end
 """

@@ -17,7 +17,8 @@ from .keys import lua_prelude
 
 SCRIPT_NAMES = (
     "mkfs", "resolve", "mknode", "link", "unlink", "rename", "setattr", "write",
-    "truncate", "open", "release", "reap_session", "setxattr", "removexattr",
+    "truncate", "open", "release", "reap_session", "setxattr", "removexattr", "snapshot",
+    "purge",
 )
 
 

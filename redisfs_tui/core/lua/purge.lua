@@ -1,0 +1,4 @@
+-- fsck repair: delete an inode that no entry and no open handle refers to.  ARGV: P, ino
+if redis.call('EXISTS', ikey(ARGV[2])) == 0 then return 0 end
+purge(ARGV[2])
+return 1

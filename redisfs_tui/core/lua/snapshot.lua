@@ -1,0 +1,53 @@
+-- Point-in-time copy of a whole filesystem into another prefix, in one atomic step.
+-- ARGV: P (source base), D (destination base), now, uuid, mode ('snapshot' or 'restore'),
+--       source prefix.  'restore' first wipes the destination by its own inode inventory.
+-- Inodes that are unlinked but still open (nlink 0) are not copied.  Returns inodes copied.
+local D, now = ARGV[2], ARGV[3]
+local dsb = sbkey(D)
+if redis.call('EXISTS', SB) == 0 then return fail('ENOENT') end
+if ARGV[5] == 'snapshot' and redis.call('EXISTS', dsb) == 1 then return fail('EEXIST') end
+if ARGV[5] == 'restore' and redis.call('EXISTS', dsb) == 1 then
+  local dnext = tonumber(redis.call('HGET', dsb, 'next_ino') or '0')
+  local dbs = tonumber(redis.call('HGET', dsb, 'block_size') or '131072')
+  for ino = 1, dnext do
+    local k = ikey(ino, D)
+    local size = redis.call('HGET', k, 'size')
+    if size then
+      for i = 0, math.ceil(tonumber(size) / dbs) - 1 do redis.call('DEL', bkey(ino, i, D)) end
+      redis.call('DEL', k, dkey(ino, D), xkey(ino, D))
+    end
+  end
+  redis.call('DEL', dsb, orphans_key(D))
+end
+local nxt = tonumber(redis.call('HGET', SB, 'next_ino'))
+local bs = tonumber(redis.call('HGET', SB, 'block_size'))
+local inodes, logical, stored = 0, 0, 0
+for ino = 1, nxt do
+  local k = ikey(ino)
+  local f = redis.call('HMGET', k, 'mode', 'size', 'nlink')
+  if f[1] and tonumber(f[3] or '0') > 0 then
+    redis.call('COPY', k, ikey(ino, D), 'REPLACE')
+    redis.call('HDEL', ikey(ino, D), 'open')
+    redis.call('COPY', dkey(ino), dkey(ino, D), 'REPLACE')
+    redis.call('COPY', xkey(ino), xkey(ino, D), 'REPLACE')
+    inodes = inodes + 1
+    if is_reg(tonumber(f[1])) then
+      local size = tonumber(f[2] or '0')
+      logical = logical + size
+      for i = 0, math.ceil(size / bs) - 1 do
+        if redis.call('COPY', bkey(ino, i), bkey(ino, i, D), 'REPLACE') == 1 then
+          stored = stored + redis.call('STRLEN', bkey(ino, i))
+        end
+      end
+    end
+  end
+end
+redis.call('COPY', SB, dsb, 'REPLACE')
+redis.call('HSET', dsb, 'created', now, 'uuid', ARGV[4], 'inodes', inodes,
+  'logical_bytes', int(logical), 'stored_bytes', int(stored))
+if ARGV[5] == 'snapshot' then
+  redis.call('HSET', dsb, 'snapshot_of', ARGV[6])
+else
+  redis.call('HDEL', dsb, 'snapshot_of')
+end
+return inodes
