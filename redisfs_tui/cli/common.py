@@ -1,0 +1,55 @@
+"""Server flags shared by every entry point, and clean error exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from ..core import FsError, ServerSpec, connect, redacted
+
+
+def add_server_args(parser: argparse.ArgumentParser) -> None:
+    """--url/--host/--port/--db/--username/--password-file/--tls (seed-compatible)."""
+    group = parser.add_argument_group("server")
+    group.add_argument("--url", help="redis://, rediss:// (TLS) or unix:// URL")
+    group.add_argument("--host", help="Redis host (default localhost)")
+    group.add_argument("--port", type=int, help="Redis port (default 6379)")
+    group.add_argument("--db", type=int, help="database number (default 0)")
+    group.add_argument("--username", help="ACL user name")
+    group.add_argument("--password-file", metavar="FILE",
+                       help="read the password from FILE (or set REDISFS_PASSWORD)")
+    group.add_argument("--tls", action="store_true", help="use TLS (rediss://)")
+
+
+def spec_from_args(args: argparse.Namespace) -> ServerSpec:
+    return ServerSpec.from_parts(url=args.url, host=args.host, port=args.port, db=args.db,
+                                 username=args.username, password_file=args.password_file,
+                                 tls=args.tls)
+
+
+def connect_or_exit(spec: ServerSpec, program: str):
+    """Connect, or print one clear line and exit 2 (no traceback)."""
+    try:
+        return connect(spec)
+    except FsError as exc:
+        fail(program, f"cannot use Redis at {redacted(spec.url)}: {exc.strerror}")
+    except (OSError, ValueError) as exc:
+        fail(program, f"cannot use Redis at {redacted(spec.url)}: {exc}")
+
+
+def fail(program: str, message: str, code: int = 2) -> None:
+    print(f"{program}: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def run_main(program: str, body: Callable[[], int]) -> int:
+    """Run a command body; FsError and Ctrl-C become one-line messages."""
+    try:
+        return body()
+    except FsError as exc:
+        print(f"{program}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted", file=sys.stderr)
+        return 130
