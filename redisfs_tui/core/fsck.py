@@ -167,7 +167,7 @@ def repair(fs: FileSystem, problems: list[Problem]) -> int:
             elif problem.kind in ("bad-nlink", "bad-parent"):
                 fs.client.hset(fs.keys.inode(problem.ino), mapping=problem.data)
             elif problem.kind == "bad-counter":
-                fs.client.hset(fs.keys.superblock, mapping=problem.data)
+                pass  # recounted below, after the other repairs moved things
             elif problem.kind == "orphan":
                 fs._run("purge", problem.ino)
             elif problem.kind == "dead-session":
@@ -179,6 +179,11 @@ def repair(fs: FileSystem, problems: list[Problem]) -> int:
             else:
                 continue
         fixed += 1
+    if fixed:
+        # counters last: adopting into lost+found or purging changed them
+        for problem in _check_counters(fs, _scan_inodes(fs, [])):
+            with translated():
+                fs.client.hset(fs.keys.superblock, mapping=problem.data)
     return fixed
 
 

@@ -109,9 +109,15 @@ def list_filesystems(client: redis.Redis) -> list[FsSummary]:
             prefix = prefix_of_superblock(key)
             if prefix is None:
                 continue
-            sb = client.hgetall(key)
-            if sb:
-                found.append(_summary(prefix, sb))
+            try:
+                sb = client.hgetall(key)
+            except redis.ResponseError:
+                continue  # a key that only looks like a superblock (WRONGTYPE)
+            if sb and b"format_version" in sb:
+                try:
+                    found.append(_summary(prefix, sb))
+                except ValueError:
+                    continue  # damaged superblock: not a filesystem we can list
     return sorted(found, key=lambda s: s.prefix)
 
 

@@ -1,0 +1,85 @@
+"""fsck finds damage that entries and inodes disagree on, and repair fixes it."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from redisfs_tui.core import ROOT_INO, FileSystem, fsck, registry
+
+
+def _kinds(problems: list[fsck.Problem]) -> set[str]:
+    return {p.kind for p in problems}
+
+
+def _populated(fs: FileSystem) -> tuple[int, int]:
+    d = fs.mkdir(ROOT_INO, "d")
+    f = fs.create(d.ino, "f", 0o644)
+    fs.write(f.ino, 0, b"x" * 200_000)
+    fs.release(f.ino)
+    return d.ino, f.ino
+
+
+def test_clean_filesystem_has_no_problems(fs: FileSystem) -> None:
+    _populated(fs)
+    fs.symlink(ROOT_INO, "s", "d/f")
+    assert fsck.check(fs) == []
+
+
+def test_finds_and_repairs_damage(client: redis.Redis, fs: FileSystem) -> None:
+    _, f = _populated(fs)
+    client.hset(fs.keys.dirents(ROOT_INO), "ghost", 999)          # dangling entry
+    client.hset(fs.keys.inode(f), "nlink", 5)                      # wrong nlink
+    client.hset(fs.keys.superblock, "inodes", 77)                  # wrong counter
+    lonely = fs.create(ROOT_INO, "lonely", 0o644)
+    fs.release(lonely.ino)
+    client.hdel(fs.keys.dirents(ROOT_INO), "lonely")               # unreachable inode
+    problems = fsck.check(fs)
+    assert _kinds(problems) == {"dangling-entry", "bad-nlink", "bad-counter", "unreachable"}
+    assert fsck.repair(fs, problems) == len(problems)
+    assert fsck.check(fs) == []
+    adopted = fs.resolve(f"/lost+found/#{lonely.ino}")
+    assert adopted.nlink == 1
+    assert fs.read(f, 0, 3) == b"xxx" and fs.getattr(f).nlink == 1
+
+
+def test_orphan_without_holder_is_purged(client: redis.Redis, fs: FileSystem) -> None:
+    _, f = _populated(fs)
+    client.hset(fs.keys.inode(f), "nlink", 0)
+    client.hdel(fs.keys.dirents(fs.resolve("/d").ino), "f")
+    problems = fsck.check(fs)
+    assert [p.kind for p in problems if p.ino == f] == ["orphan"]
+    fsck.repair(fs, problems)
+    assert not client.exists(fs.keys.inode(f), fs.keys.block(f, 0))
+    assert fsck.check(fs) == []
+
+
+def test_dead_mount_handles_are_released(client: redis.Redis, fs: FileSystem) -> None:
+    d, _ = _populated(fs)
+    holder = FileSystem(client, fs.prefix)  # another host that dies while holding a file
+    held = holder.create(d, "held", 0o644)
+    holder.write(held.ino, 0, b"data")
+    registration = registry.register_mount(holder, "/mnt/gone")
+    registration._stop.set()  # the process died: no more heartbeats, record left behind
+    client.hset(fs.keys.mount(holder.session_id), "heartbeat", repr(time.time() - 60))
+    fs.unlink(d, "held")
+    assert fs.getattr(held.ino).nlink == 0  # kept: the dead host still "holds" it
+    dead = [m for m in registry.list_mounts(client, fs.prefix) if not m.alive]
+    assert [m.mountpoint for m in dead] == ["/mnt/gone"]
+    problems = fsck.check(fs)
+    assert "dead-session" in _kinds(problems)
+    fsck.repair(fs, problems)
+    assert not client.exists(fs.keys.inode(held.ino))
+    assert registry.reap_dead_mounts(fs) == 0
+    assert registry.list_mounts(client, fs.prefix) == []
+
+
+def test_corrupt_inode_is_reported_not_destroyed(client: redis.Redis, fs: FileSystem) -> None:
+    d, _ = _populated(fs)
+    client.hset(fs.keys.inode(d), "uid", "not-a-number")
+    problems = fsck.check(fs)
+    corrupt = [p for p in problems if p.kind == "corrupt-inode"]
+    assert corrupt and corrupt[0].ino == d and not corrupt[0].repairable
+    fsck.repair(fs, problems)
+    assert client.hget(fs.keys.dirents(ROOT_INO), "d") == str(d).encode()

@@ -1,0 +1,111 @@
+"""Snapshots, restore and diff (core/snapshot.py) and the redisfs-snapshot command."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from redisfs_tui.core import ROOT_INO, FileSystem, FsError
+from redisfs_tui.core import snapshot as snap
+from redisfs_tui.core.local_server import LocalRedis
+
+
+def _tree(fs: FileSystem) -> None:
+    docs = fs.mkdir(ROOT_INO, "docs")
+    f = fs.create(docs.ino, "a.txt", 0o644)
+    fs.write(f.ino, 0, b"alpha" * 50_000)
+    fs.release(f.ino)
+    fs.symlink(ROOT_INO, "link", "docs/a.txt")
+    fs.link(f.ino, ROOT_INO, "hard")
+    fs.setxattr(f.ino, "user.tag", b"v1")
+
+
+def test_snapshot_is_point_in_time_copy(client: redis.Redis, fs: FileSystem) -> None:
+    _tree(fs)
+    result = snap.snapshot(client, fs.prefix, fs.prefix + ".s")
+    assert result.inodes == 4
+    ino = fs.resolve("/docs/a.txt").ino
+    fs.write(ino, 0, b"CHANGED")
+    fs.unlink(ROOT_INO, "link")
+
+    copy = FileSystem(client, fs.prefix + ".s")
+    assert copy.superblock()["snapshot_of"] == fs.prefix
+    copied = copy.resolve("/docs/a.txt")
+    assert copy.read(copied.ino, 0, 5) == b"alpha"
+    assert copied.nlink == 2 and copy.resolve("/hard").ino == copied.ino
+    assert copy.readlink(copy.resolve("/link").ino) == b"docs/a.txt"
+    assert copy.getxattr(copied.ino, "user.tag") == b"v1"
+    changes = {(d.path, d.change) for d in snap.diff(copy, fs)}
+    assert changes == {("/docs/a.txt", "modified"), ("/hard", "modified"), ("/link", "removed")}
+
+
+def test_snapshot_refuses_existing_target(client: redis.Redis, fs: FileSystem) -> None:
+    FileSystem.mkfs(client, fs.prefix + ".taken")
+    with pytest.raises(FsError) as info:
+        snap.snapshot(client, fs.prefix, fs.prefix + ".taken")
+    assert info.value.errno == errno.EEXIST
+
+
+def test_restore_replaces_everything(client: redis.Redis, fs: FileSystem) -> None:
+    _tree(fs)
+    snap.snapshot(client, fs.prefix, fs.prefix + ".s")
+    fs.mkdir(ROOT_INO, "new")
+    big = fs.create(ROOT_INO, "big", 0o600)
+    fs.write(big.ino, 0, bytes(range(256)) * 4096)
+    fs.release(big.ino)
+    fs.rename(ROOT_INO, "docs", ROOT_INO, "moved")
+    snap.restore(client, fs.prefix + ".s", fs.prefix)
+    again = FileSystem(client, fs.prefix)
+    assert list(snap.diff(FileSystem(client, fs.prefix + ".s"), again)) == []
+    assert "snapshot_of" not in again.superblock()
+    names = sorted(n for page in again.readdir(ROOT_INO) for n, _ in page)
+    assert names == [b"docs", b"hard", b"link"]
+    sb = again.superblock()
+    assert int(sb["logical_bytes"]) == 250_000
+    # no block of the dropped 1 MiB file survives
+    assert not list(client.scan_iter(match=again.keys.block(big.ino, 0)))
+
+
+def test_diff_reports_metadata_and_type(client: redis.Redis, fs: FileSystem) -> None:
+    _tree(fs)
+    snap.snapshot(client, fs.prefix, fs.prefix + ".s")
+    fs.chmod(fs.resolve("/docs").ino, 0o700)
+    fs.unlink(ROOT_INO, "link")
+    fs.mkdir(ROOT_INO, "link")
+    changes = {d.path: d.change for d in snap.diff(FileSystem(client, fs.prefix + ".s"), fs)}
+    assert changes == {"/docs": "metadata", "/link": "type"}
+
+
+def test_snapshot_cli(redis_server: LocalRedis, client: redis.Redis, fs: FileSystem) -> None:
+    _tree(fs)
+    cmd = [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url", redis_server.url]
+    done = subprocess.run([*cmd, f"--from={fs.prefix}", f"--to={fs.prefix}.cli"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"snapshot {fs.prefix}.cli of {fs.prefix}: 4 inodes" in done.stdout
+    listed = subprocess.run([*cmd, "--list"], capture_output=True, text=True, timeout=60)
+    assert f"{fs.prefix}.cli" in listed.stdout and f"(snapshot of {fs.prefix})" in listed.stdout
+    again = subprocess.run([*cmd, f"--from={fs.prefix}", f"--to={fs.prefix}.cli"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "File exists" in again.stderr
+    assert "Traceback" not in again.stderr
+    missing = subprocess.run([*cmd, "--from=nope-such"], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 1 and "no filesystem with prefix 'nope-such'" in missing.stderr
+    bad = subprocess.run([*cmd, "--from=bad{prefix}"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid prefix" in bad.stderr
+
+
+def test_snapshot_cli_without_server() -> None:
+    from redisfs_tui.core.local_server import free_port
+
+    done = subprocess.run(
+        [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--port", str(free_port()),
+         "--host", "127.0.0.1", "--from=skx"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot use Redis" in done.stderr and "Traceback" not in done.stderr
