@@ -19,6 +19,22 @@ DEFAULT_URL = "redis://localhost:6379/0"
 PASSWORD_ENV = "REDISFS_PASSWORD"
 
 
+class _LoginAwareRetry(Retry):
+    """Retries dropped connections and timeouts, but never a refused login: a wrong
+    password cannot heal, and redis-py nests retries (health check inside command),
+    so retrying it made a bad password take ~10 s to report."""
+
+    def call_with_retry(  # type: ignore[override]
+        self, do, fail, is_retryable=None, with_failure_count=False
+    ):
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+                return False
+            return is_retryable(error) if is_retryable else True
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """Where a server is and how to log in; built from flags or a URL."""
@@ -76,7 +92,7 @@ def connect(spec: ServerSpec, check: bool = True) -> redis.Redis:
     With ``check`` the server is pinged once so a wrong address or password
     fails here with a clear FsError instead of at the first filesystem call.
     """
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), spec.retries)
+    retry = _LoginAwareRetry(ExponentialBackoff(cap=1.0, base=0.05), spec.retries)
     kwargs = dict(
         socket_timeout=spec.socket_timeout,
         socket_connect_timeout=spec.connect_timeout,

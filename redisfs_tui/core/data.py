@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MAX_FILE_SIZE = 1 << 40  # 1 TiB; truncate and purge loop over blocks in one script
 WRITE_CHUNK = 4 * 1024 * 1024  # bytes per write script call
 MAX_RETRIES = 20
+HUGE_READ_BLOCKS = 1024  # a read spanning more blocks first asks the file size
 
 
 def _stored_hash(stored: bytes | None) -> str:
@@ -69,6 +70,12 @@ class DataOps:
         first = offset // bs
         last = (offset + max(size, 1) - 1) // bs
         ikey = self.keys.inode(ino)
+        if last - first >= HUGE_READ_BLOCKS:
+            # read(ino, 0, 1 TiB) of a small file must not queue millions of GETs
+            with translated():
+                known = self.client.hget(ikey, "size")
+            if known is not None:
+                last = max(first, min(last, (int(known) - 1) // bs))
         with translated():
             pipe = self.client.pipeline(transaction=True)
             pipe.hmget(ikey, "mode", "size")
@@ -79,7 +86,7 @@ class DataOps:
         if mode is None:
             raise FsError(errno.ENOENT)
         file_size = int(file_size or 0)
-        end = min(offset + size, file_size)
+        end = min(offset + size, file_size, (last + 1) * bs)  # short if it grew meanwhile
         if end <= offset:
             return b""
         out = bytearray(end - offset)
@@ -94,8 +101,14 @@ class DataOps:
                 out[lo - offset:hi - offset] = raw[lo - block_start:hi - block_start]
         return bytes(out)
 
-    def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview) -> int:
-        """Write at any offset (beyond EOF leaves a hole); returns bytes written."""
+    def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview,
+              size_hint: int | None = None) -> int:
+        """Write at any offset (beyond EOF leaves a hole); returns bytes written.
+
+        ``size_hint`` is the caller's idea of the file size (the FUSE mount knows it):
+        a partial block that starts at or past it is assumed absent instead of read
+        first.  The write script still checks, so a wrong hint only costs a retry.
+        """
         self._writable()
         if offset < 0:
             raise FsError(errno.EINVAL)
@@ -108,11 +121,12 @@ class DataOps:
             start = offset + done
             chunk_end = min(offset + len(view), (start // self.block_size) * self.block_size
                             + WRITE_CHUNK)
-            self._write_chunk(ino, start, view[done:done + (chunk_end - start)])
+            self._write_chunk(ino, start, view[done:done + (chunk_end - start)], size_hint)
             done += chunk_end - start
         return len(view)
 
-    def _write_chunk(self, ino: int, offset: int, data: memoryview) -> None:
+    def _write_chunk(self, ino: int, offset: int, data: memoryview,
+                     size_hint: int | None = None) -> None:
         bs = self.block_size
         end = offset + len(data)
         first, last = offset // bs, (end - 1) // bs
@@ -120,10 +134,15 @@ class DataOps:
                    if not (offset <= i * bs and (i + 1) * bs <= end)]
         for _attempt in range(MAX_RETRIES):
             old: dict[int, bytes | None] = {}
-            if partial:
+            to_read = partial
+            if size_hint is not None:  # blocks past EOF do not exist (truncate drops them)
+                old = {i: None for i in partial if i * bs >= size_hint}
+                to_read = [i for i in partial if i not in old]
+                size_hint = None  # a retry reads everything
+            if to_read:
                 with translated():
-                    values = self.client.mget([self.keys.block(ino, i) for i in partial])
-                old = dict(zip(partial, values, strict=True))
+                    values = self.client.mget([self.keys.block(ino, i) for i in to_read])
+                old.update(zip(to_read, values, strict=True))
             args: list[object] = []
             for index in range(first, last + 1):
                 block_start = index * bs

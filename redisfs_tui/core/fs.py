@@ -80,16 +80,26 @@ class FileSystem(DataOps):
         self.read_only = read_only
         self.session_id = session_id or uuid.uuid4().hex[:16]
         self._s = Scripts(client)
+        self._ro_scripts = True  # EVALSHA_RO until the server says it lacks it
         with translated():
             sb = client.hgetall(self.keys.superblock)
         if not sb:
             raise NoSuchFilesystem(prefix)
-        version = int(sb.get(b"format_version", b"0"))
+        damaged = FsError(errno.EUCLEAN, f"damaged superblock of filesystem {prefix!r}")
+        try:
+            version = int(sb.get(b"format_version", b"0"))
+        except ValueError:
+            raise damaged from None
         if version > FORMAT_VERSION or version < 1:
             raise UnsupportedFormat(prefix, version, FORMAT_VERSION)
-        self.block_size = int(sb[b"block_size"])
-        self.codec = sb.get(b"codec", DEFAULT_CODEC.encode()).decode()
-        self.uuid = sb.get(b"uuid", b"").decode()
+        try:
+            self.block_size = int(sb[b"block_size"])
+        except (KeyError, ValueError):
+            raise damaged from None
+        if self.block_size <= 0:
+            raise damaged
+        self.codec = sb.get(b"codec", DEFAULT_CODEC.encode()).decode(errors="replace")
+        self.uuid = sb.get(b"uuid", b"").decode(errors="replace")
 
     # -- creation -----------------------------------------------------------
     @classmethod
@@ -134,6 +144,23 @@ class FileSystem(DataOps):
                 keys=[self.keys.superblock], args=[self.keys.base, *args]
             )
 
+    def _run_read(self, script_name: str, *args: object) -> object:
+        """Run a script that only reads with EVALSHA_RO (Redis 7), so a read-only ACL
+        user or a replica accepts it; older servers get plain EVALSHA."""
+        script = getattr(self._s, script_name)
+        keys_and_args = [self.keys.superblock, self.keys.base, *args]
+        with translated():
+            if self._ro_scripts:
+                try:
+                    return self.client.evalsha_ro(script.sha, 1, *keys_and_args)
+                except redis.exceptions.NoScriptError:
+                    return self.client.eval_ro(script.script, 1, *keys_and_args)
+                except redis.ResponseError as exc:
+                    if "unknown command" not in str(exc).lower():
+                        raise
+                    self._ro_scripts = False
+            return script(keys=keys_and_args[:1], args=keys_and_args[1:])
+
     # -- lookup -------------------------------------------------------------
     def getattr(self, ino: int) -> Attr:
         with translated():
@@ -160,7 +187,7 @@ class FileSystem(DataOps):
         return self._resolve_from(ROOT_INO, split_path(path))
 
     def _resolve_from(self, start: int, parts: list[bytes]) -> Attr:
-        ino, raw = self._run("resolve", start, *parts)
+        ino, raw = self._run_read("resolve", start, *parts)
         attr = parse_attr(int(ino), raw)
         if attr is None:
             raise FsError(errno.ENOENT)
@@ -245,14 +272,20 @@ class FileSystem(DataOps):
         return self.getattr(ino)
 
     # -- removing and renaming -------------------------------------------------
-    def unlink(self, parent: int, name: str | bytes) -> int:
-        """Remove a non-directory name; returns the inode it pointed to."""
-        self._writable()
-        return int(self._run("unlink", parent, encode_name(name), now_ns(), 0))
+    def unlink(self, parent: int, name: str | bytes, when_ns: int | None = None) -> int:
+        """Remove a non-directory name; returns the inode it pointed to.
 
-    def rmdir(self, parent: int, name: str | bytes) -> int:
+        ``when_ns`` (default: now) becomes the parent's mtime/ctime; a caller that
+        caches the parent's attributes passes it to know them without a read.
+        """
         self._writable()
-        return int(self._run("unlink", parent, encode_name(name), now_ns(), 1))
+        when = str(when_ns) if when_ns else now_ns()
+        return int(self._run("unlink", parent, encode_name(name), when, 0))
+
+    def rmdir(self, parent: int, name: str | bytes, when_ns: int | None = None) -> int:
+        self._writable()
+        when = str(when_ns) if when_ns else now_ns()
+        return int(self._run("unlink", parent, encode_name(name), when, 1))
 
     def rename(self, src_parent: int, src_name: str | bytes, dst_parent: int,
                dst_name: str | bytes, flags: int = 0) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
 import subprocess
@@ -10,6 +9,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 def free_port() -> int:
@@ -64,16 +65,24 @@ class LocalRedis:
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        # no client-side retries: this loop is the retry, and NOAUTH must answer at once
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5,
+                             retry=Retry(NoBackoff(), 0))
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 stderr = self.process.stderr
                 err = stderr.read().decode(errors="replace") if stderr else ""
                 raise RuntimeError(f"redis-server exited: {err or self.log_tail()}")
-            with contextlib.suppress(redis.RedisError):
+            try:
                 client.ping()
-                client.close()
+            except redis.AuthenticationError:
+                return self  # answers NOAUTH: up, and protected by --requirepass
+            except redis.RedisError:
+                pass
+            else:
                 return self
+            finally:
+                client.close()
             time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"redis-server on port {self.port} did not start: {self.log_tail()}")
