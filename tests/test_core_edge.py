@@ -194,10 +194,6 @@ def test_readdir_pages_a_huge_directory(private_redis) -> None:
     assert fs.getattr(d).nlink == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known core limit: unlink/truncate (and snapshot, fsck) loop over every block index "
-    "up to the size inside one Lua script, so dropping a huge sparse file blocks Redis "
-    "(1 TiB at 128 KiB blocks: 8M iterations, past the 5 s socket timeout)"))
 def test_dropping_a_huge_sparse_file_is_cheap(private_redis) -> None:
     fs = FileSystem.mkfs(redis.Redis.from_url(private_redis().url), "sparse", block_size=4096)
     f = fs.create(ROOT_INO, "f", 0o644, open_handle=False).ino

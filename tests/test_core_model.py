@@ -103,7 +103,7 @@ class Model:
     def write(self, path, offset, data):
         node = self.resolve(path)
         if node.kind != stat.S_IFREG and data:  # an empty write checks nothing, like write(2)
-            fail(errno.EINVAL)
+            fail(errno.EISDIR if node.kind == stat.S_IFDIR else errno.EINVAL)
         self.write_node(node, offset, data)
 
     @staticmethod

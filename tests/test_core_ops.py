@@ -577,7 +577,7 @@ def test_write_errors_and_compression(client: redis.Redis, prefix: str) -> None:
     d = raw.mkdir(ROOT_INO, "d")
     fails(errno.ENOENT, raw.write, 999_999, 0, b"x")
     fails(errno.ENOENT, raw.read, 999_999, 0, 1)
-    fails(errno.EINVAL, raw.write, d.ino, 0, b"x")
+    fails(errno.EISDIR, raw.write, d.ino, 0, b"x")
     f = raw.create(ROOT_INO, "f", 0o644, open_handle=False).ino
     fails(errno.EFBIG, raw.write, f, 1 << 40, b"x")
     raw.write(f, 0, b"a" * (2 * BS))

@@ -32,16 +32,19 @@ def test_finds_and_repairs_damage(client: redis.Redis, fs: FileSystem) -> None:
     client.hset(fs.keys.dirents(ROOT_INO), "ghost", 999)          # dangling entry
     client.hset(fs.keys.inode(f), "nlink", 5)                      # wrong nlink
     client.hset(fs.keys.superblock, "inodes", 77)                  # wrong counter
+    client.set(fs.keys.block(f, 40), b"Rstale")                    # block past the end
     lonely = fs.create(ROOT_INO, "lonely", 0o644)
     fs.release(lonely.ino)
     client.hdel(fs.keys.dirents(ROOT_INO), "lonely")               # unreachable inode
     problems = fsck.check(fs)
-    assert _kinds(problems) == {"dangling-entry", "bad-nlink", "bad-counter", "unreachable"}
+    assert _kinds(problems) == {"dangling-entry", "bad-nlink", "bad-counter", "unreachable",
+                                "stray-block"}
     assert fsck.repair(fs, problems) == len(problems)
     assert fsck.check(fs) == []
     adopted = fs.resolve(f"/lost+found/#{lonely.ino}")
     assert adopted.nlink == 1
     assert fs.read(f, 0, 3) == b"xxx" and fs.getattr(f).nlink == 1
+    assert not client.exists(fs.keys.block(f, 40))
 
 
 def test_orphan_without_holder_is_purged(client: redis.Redis, fs: FileSystem) -> None:

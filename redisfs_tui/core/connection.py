@@ -92,12 +92,15 @@ def connect(spec: ServerSpec, check: bool = True) -> redis.Redis:
     With ``check`` the server is pinged once so a wrong address or password
     fails here with a clear FsError instead of at the first filesystem call.
     """
-    retry = _LoginAwareRetry(ExponentialBackoff(cap=1.0, base=0.05), spec.retries)
+    # Only refused/reset connections are retried: after a timeout the command may
+    # have run, and scripts like mknode or release must not run twice.
+    retry = _LoginAwareRetry(ExponentialBackoff(cap=1.0, base=0.05), spec.retries,
+                             supported_errors=(redis.ConnectionError,))
     kwargs = dict(
         socket_timeout=spec.socket_timeout,
         socket_connect_timeout=spec.connect_timeout,
         retry=retry,
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        retry_on_error=[redis.ConnectionError],
         health_check_interval=15,
         max_connections=64,
     )

@@ -65,6 +65,17 @@ class Keys:
     def block(self, ino: int, index: int) -> str:
         return f"{self.base}{BLOCK}:{ino}:{index}"
 
+    def parse_block(self, key: bytes | str) -> tuple[int, int] | None:
+        """(inode, index) of a block key of this filesystem, None for any other key."""
+        text = key.decode(errors="replace") if isinstance(key, bytes) else key
+        stem = f"{self.base}{BLOCK}:"
+        if not text.startswith(stem):
+            return None
+        ino, _, index = text[len(stem):].partition(":")
+        if not (ino.isdigit() and index.isdigit()):
+            return None
+        return int(ino), int(index)
+
     def session(self, session_id: str) -> str:
         return f"{self.base}{SESSION}:{session_id}"
 
@@ -97,5 +108,6 @@ local function xkey(ino, base) return (base or P) .. '{XATTRS}:' .. ino end
 local function bkey(ino, idx, base)
   return (base or P) .. '{BLOCK}:' .. ino .. ':' .. string.format('%d', idx)
 end
+local function bpattern(ino, base) return (base or P) .. '{BLOCK}:' .. ino .. ':*' end
 local function skey(sid) return P .. '{SESSION}:' .. sid end
 """

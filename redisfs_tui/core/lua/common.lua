@@ -22,6 +22,36 @@ local function block_hash(ino, idx)
   if cur then return redis.sha1hex(cur) end
   return ''
 end
+-- Call fn(key) for every stored block of `ino` with index in [first, last].
+-- Looping over indices costs O(last - first); a huge sparse file has millions of
+-- indices but few keys, so past the size of the keyspace one SCAN is cheaper.
+local function each_block(ino, first, last, fn, base)
+  if last < first then return end
+  if last - first < 1024 or last - first < redis.call('DBSIZE') then
+    for i = first, last do fn(bkey(ino, i, base)) end
+    return
+  end
+  local pattern = bpattern(ino, base)
+  local stem = string.len(pattern)  -- the index starts where the '*' stands
+  local cursor = '0'
+  repeat
+    local reply = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = reply[1]
+    for _, key in ipairs(reply[2]) do
+      local idx = tonumber(string.sub(key, stem))
+      if idx and idx >= first and idx <= last then fn(key) end
+    end
+  until cursor == '0'
+end
+-- Delete stored blocks [first, last]; returns the stored bytes freed.
+local function drop_blocks(ino, first, last, base)
+  local freed = 0
+  each_block(ino, first, last, function(key)
+    freed = freed + redis.call('STRLEN', key)
+    redis.call('DEL', key)
+  end, base)
+  return freed
+end
 -- Delete an inode with its blocks, xattrs and entries, keeping the superblock counters right.
 local function purge(ino)
   local k = ikey(ino)
@@ -30,12 +60,7 @@ local function purge(ino)
   local size = tonumber(f[2] or '0')
   if is_reg(mode) then
     local bs = tonumber(redis.call('HGET', SB, 'block_size'))
-    local stored = 0
-    for i = 0, math.ceil(size / bs) - 1 do
-      local b = bkey(ino, i)
-      stored = stored + redis.call('STRLEN', b)
-      redis.call('DEL', b)
-    end
+    local stored = drop_blocks(ino, 0, math.ceil(size / bs) - 1)
     redis.call('HINCRBY', SB, 'logical_bytes', int(-size))
     redis.call('HINCRBY', SB, 'stored_bytes', int(-stored))
   end

@@ -13,7 +13,7 @@ if ARGV[5] == 'restore' and redis.call('EXISTS', dsb) == 1 then
     local k = ikey(ino, D)
     local size = redis.call('HGET', k, 'size')
     if size then
-      for i = 0, math.ceil(tonumber(size) / dbs) - 1 do redis.call('DEL', bkey(ino, i, D)) end
+      drop_blocks(ino, 0, math.ceil(tonumber(size) / dbs) - 1, D)
       redis.call('DEL', k, dkey(ino, D), xkey(ino, D))
     end
   end
@@ -34,11 +34,13 @@ for ino = 1, nxt do
     if is_reg(tonumber(f[1])) then
       local size = tonumber(f[2] or '0')
       logical = logical + size
-      for i = 0, math.ceil(size / bs) - 1 do
-        if redis.call('COPY', bkey(ino, i), bkey(ino, i, D), 'REPLACE') == 1 then
-          stored = stored + redis.call('STRLEN', bkey(ino, i))
+      local src_stem = string.len(bpattern(ino))
+      each_block(ino, 0, math.ceil(size / bs) - 1, function(key)
+        local idx = tonumber(string.sub(key, src_stem))
+        if redis.call('COPY', key, bkey(ino, idx, D), 'REPLACE') == 1 then
+          stored = stored + redis.call('STRLEN', key)
         end
-      end
+      end)
     end
   end
 end

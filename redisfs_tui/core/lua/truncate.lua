@@ -23,11 +23,7 @@ if newsize < size then
       delta = delta + string.len(ARGV[6])
     end
   end
-  for i = math.ceil(newsize / bs), math.ceil(size / bs) - 1 do
-    local b = bkey(ino, i)
-    delta = delta - redis.call('STRLEN', b)
-    redis.call('DEL', b)
-  end
+  delta = delta - drop_blocks(ino, math.ceil(newsize / bs), math.ceil(size / bs) - 1)
 end
 redis.call('HSET', k, 'size', int(newsize), 'mtime', now, 'ctime', now)
 redis.call('HINCRBY', SB, 'logical_bytes', int(newsize - size))

@@ -6,6 +6,7 @@ local ino, endpos, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local k = ikey(ino)
 local f = redis.call('HMGET', k, 'mode', 'size')
 if not f[1] then return fail('ENOENT') end
+if is_dir(tonumber(f[1])) then return fail('EISDIR') end
 if not is_reg(tonumber(f[1])) then return fail('EINVAL') end
 for i = 5, #ARGV, 3 do
   if ARGV[i + 1] ~= '-' and block_hash(ino, tonumber(ARGV[i])) ~= ARGV[i + 1] then return 0 end
