@@ -1,0 +1,244 @@
+"""``redisfs``: mount a filesystem stored in Redis (FUSE daemon).
+
+Seed-compatible flags (``--host --port --mount --read-only --debug --prefix``), a
+URL, and the mount-helper form ``redisfs PREFIX MOUNTPOINT -o opt,opt`` that
+``mount -t fuse.redisfs`` and fstab use.  A password never stays in the process
+arguments: given on the command line it is moved to the environment by re-executing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..core.connection import PASSWORD_ENV
+from ..core.keys import valid_prefix
+
+EPILOG = """\
+examples:
+  redisfs --host=localhost --port=6379 --mount=/mnt/redis --prefix=skx
+  redisfs --url=rediss://user@redis.example:6380/0 --password-file=/etc/redisfs.pw skx /mnt/r
+  redisfs skx /mnt/redis -o host=10.0.0.5,allow_other,ro        (mount helper form)
+  mount -t fuse.redisfs skx /mnt/redis -o host=10.0.0.5          (needs redisfs on PATH)
+  fstab: skx  /mnt/redis  fuse.redisfs  host=10.0.0.5,_netdev,allow_other  0 0
+unmount with: fusermount3 -u /mnt/redis   (or umount, or SIGTERM/SIGINT to the daemon)
+"""
+
+# -o keys that configure redisfs itself; everything else goes to libfuse / the kernel
+VALUE_OPTIONS = {
+    "host": "host", "port": "port", "url": "url", "prefix": "prefix", "username": "username",
+    "password_file": "password_file", "password": "password", "log_file": "log_file",
+    "timeout": "timeout", "cache_ttl": "cache_ttl", "entry_timeout": "entry_timeout",
+    "attr_timeout": "attr_timeout", "negative_timeout": "negative_timeout",
+    "write_buffer": "write_buffer",
+}
+FLAG_OPTIONS = {"ro": "read_only", "read_only": "read_only", "debug": "debug",
+                "foreground": "foreground", "mkfs": "mkfs"}
+IGNORED_OPTIONS = {"rw", "_netdev", "nofail", "auto", "noauto", "user", "users", "nouser",
+                   "defaults"}
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="redisfs", description="Mount a filesystem stored in Redis through FUSE.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("positional", nargs="*", metavar="[PREFIX] MOUNTPOINT",
+                   help="filesystem prefix (default skx) and where to mount it")
+    p.add_argument("--host", help="Redis host (default localhost)")
+    p.add_argument("--port", type=int, help="Redis port (default 6379)")
+    p.add_argument("--url", help="redis://, rediss:// or unix:// URL (flags override parts)")
+    p.add_argument("--username", help="Redis ACL user")
+    p.add_argument("--password", help=f"discouraged: prefer --password-file or ${PASSWORD_ENV}")
+    p.add_argument("--password-file", help="file whose first line is the Redis password")
+    p.add_argument("--prefix", help="filesystem prefix (default skx)")
+    p.add_argument("--mount", help="mountpoint (same as the MOUNTPOINT argument)")
+    p.add_argument("--read-only", action="store_true", help="mount read-only; send no writes")
+    p.add_argument("--debug", action="store_true", help="log every FUSE call and its result")
+    p.add_argument("-f", "--foreground", action="store_true",
+                   help="stay attached (default: detach once the mount is live)")
+    p.add_argument("--mkfs", action="store_true", help="create the filesystem if it is missing")
+    p.add_argument("--log-file", help="log here (default when detached: syslog, else "
+                   "~/.local/state/redisfs/PREFIX.log)")
+    p.add_argument("--entry-timeout", type=float, help="kernel name cache, seconds (1.0)")
+    p.add_argument("--negative-timeout", type=float, help="kernel 'no such name' cache (1.0)")
+    p.add_argument("--attr-timeout", type=float,
+                   help="kernel attribute cache (0: hard links stay exact; see docs/fuse.md)")
+    p.add_argument("--cache-ttl", type=float, help="this mount's metadata cache, seconds (1.0)")
+    p.add_argument("--timeout", type=float, help="seconds before a Redis call fails with EIO (5)")
+    p.add_argument("--write-buffer", type=int, help="bytes buffered per file before sending")
+    p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
+                   help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
+                        "password_file=, ro, debug, mkfs, ...) and FUSE options (allow_other, "
+                        "default_permissions, auto_unmount, ...)")
+    p.add_argument("--version", action="version", version=f"redisfs {__version__}")
+    return p
+
+
+def split_options(values: list[str]) -> tuple[dict[str, str | bool], dict[str, str | bool]]:
+    """-o strings -> (redisfs settings, FUSE options)."""
+    ours: dict[str, str | bool] = {}
+    fuse: dict[str, str | bool] = {}
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if not item or item in IGNORED_OPTIONS or item.startswith("x-"):
+                continue
+            key, has_value, val = item.partition("=")
+            if key in VALUE_OPTIONS and has_value:
+                ours[VALUE_OPTIONS[key]] = val
+            elif key in FLAG_OPTIONS and not has_value:
+                ours[FLAG_OPTIONS[key]] = True
+            else:
+                fuse[key] = val if has_value else True
+    return ours, fuse
+
+
+def _without_password(text: str) -> tuple[str, str | None]:
+    kept, found = [], None
+    for item in text.split(","):
+        if item.startswith("password="):
+            found = item.split("=", 1)[1]
+        else:
+            kept.append(item)
+    return ",".join(kept), found
+
+
+def strip_password(argv: list[str]) -> tuple[list[str], str | None]:
+    """argv without any password (flag or -o item), and the password found."""
+    clean: list[str] = []
+    password = None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--password":
+            password = next(args, "")
+        elif arg.startswith("--password="):
+            password = arg.split("=", 1)[1]
+        elif arg == "-o":
+            text, found = _without_password(next(args, ""))
+            password = found if found is not None else password
+            if text:
+                clean += ["-o", text]
+        elif arg.startswith("-o"):
+            text, found = _without_password(arg[2:])
+            password = found if found is not None else password
+            if text:
+                clean.append("-o" + text)
+        else:
+            clean.append(arg)
+    return clean, password
+
+
+def hide_password(argv: list[str]) -> None:
+    """Re-execute without the password in argv (argv is world-readable in /proc)."""
+    clean, password = strip_password(argv)
+    if password is None:
+        return
+    env = dict(os.environ)
+    env[PASSWORD_ENV] = password
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "redisfs_tui.cli.daemon", *clean], env)
+
+
+def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazily)
+    from ..core import ServerSpec
+    from ..mount.config import DEFAULT_PREFIX, MountConfig
+
+    ours, fuse = split_options(args.options)
+    positional = list(args.positional)
+    if len(positional) > 2:
+        raise UsageError(f"too many arguments: {' '.join(positional)}")
+    mountpoint = args.mount
+    prefix = args.prefix or ours.get("prefix")
+    if len(positional) == 2:
+        prefix = prefix or positional[0]
+        mountpoint = mountpoint or positional[1]
+    elif len(positional) == 1:
+        if mountpoint:
+            prefix = prefix or positional[0]
+        else:
+            mountpoint = positional[0]
+    if not mountpoint:
+        raise UsageError("no mountpoint given (--mount=DIR or redisfs PREFIX DIR)")
+    prefix = str(prefix or DEFAULT_PREFIX)
+    if not valid_prefix(prefix):
+        raise UsageError(f"invalid prefix {prefix!r}: use 1-64 characters from A-Z a-z 0-9 _ . -")
+
+    def pick(name: str, kind: type, default: object = None) -> object:
+        value = getattr(args, name, None)
+        if value is None:
+            value = ours.get(name, default)
+        if value is None:
+            return None
+        try:
+            result = kind(value)
+        except ValueError:
+            raise UsageError(f"bad value for {name}: {value!r}") from None
+        if kind in (int, float) and not 0 <= result < float("inf"):
+            raise UsageError(f"{name} must be a number >= 0")
+        return result
+
+    port = pick("port", int)
+    if port is not None and not 0 < port < 65536:
+        raise UsageError(f"bad port {port}")
+    try:
+        server = ServerSpec.from_parts(
+            url=pick("url", str), host=pick("host", str), port=port,
+            username=pick("username", str), password=None,
+            password_file=pick("password_file", str))
+    except OSError as exc:
+        raise UsageError(f"cannot read the password file: {exc.strerror}") from exc
+    config = MountConfig(
+        server=server, mountpoint=mountpoint, prefix=prefix,
+        read_only=bool(args.read_only or ours.get("read_only")),
+        debug=bool(args.debug or ours.get("debug")),
+        foreground=bool(args.foreground or ours.get("foreground")),
+        mkfs=bool(args.mkfs or ours.get("mkfs")),
+        log_file=pick("log_file", str), fuse_options=fuse,
+        single_threaded=args.single_threaded)
+    for name in ("entry_timeout", "negative_timeout", "attr_timeout", "cache_ttl", "timeout"):
+        value = pick(name, float)
+        if value is not None:
+            setattr(config, name, value)
+    buffer = pick("write_buffer", int)
+    if buffer is not None:
+        config.write_buffer = max(buffer, 4096)
+    if config.timeout <= 0:
+        raise UsageError("timeout must be positive")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    hide_password(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    from ..mount.runner import MountError, run
+
+    try:
+        return run(config)
+    except MountError as exc:
+        print(f"redisfs: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback with --debug
+        if config.debug:
+            raise
+        print(f"redisfs: internal error: {type(exc).__name__}: {exc} (run with --debug "
+              "for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Load mfusepy against libfuse3 (falling back to libfuse2) and patch what its
+path-based wrappers drop: rename flags, file handles on setattr, raw utimens times.
+
+mfusepy picks its library when it is imported, so every module of this package
+imports it through here, after ``FUSE_LIBRARY_NAME`` is set.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import time
+from typing import Any
+
+if not os.environ.get("FUSE_LIBRARY_PATH") and not os.environ.get("FUSE_LIBRARY_NAME") \
+        and ctypes.util.find_library("fuse3"):
+    # libfuse3: big writes by default, atomic O_TRUNC, rename flags, fh on setattr.
+    os.environ["FUSE_LIBRARY_NAME"] = "fuse3"
+
+import mfusepy
+
+FUSE3 = mfusepy.fuse_version_major == 3
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+READDIR_PLUS = 1  # enum fuse_readdir_flags
+FILL_DIR_PLUS = 2  # enum fuse_fill_dir_flags
+
+
+def library_version() -> str:
+    return f"{mfusepy.fuse_version_major}.{mfusepy.fuse_version_minor}"
+
+
+def _timespec_ns(ts: Any) -> int | None:
+    """A struct timespec as nanoseconds; None for UTIME_OMIT, now for UTIME_NOW."""
+    if ts.tv_nsec == UTIME_OMIT:
+        return None
+    if ts.tv_nsec == UTIME_NOW:
+        return time.time_ns()
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+
+
+class RedisFUSE(mfusepy.FUSE):
+    """mfusepy's FUSE with the libfuse3 arguments it would otherwise discard."""
+
+    def _path(self, path: bytes | None) -> str | None:
+        return None if path is None else path.decode(self.encoding, self.errors)
+
+    @staticmethod
+    def _fh(fip: Any) -> int | None:
+        return fip.contents.fh if fip else None
+
+    def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
+        return self.operations.rename(self._path(old), self._path(new), flags)
+
+    def chmod_fuse_3(self, path: bytes | None, mode: int, fip: Any) -> int:
+        return self.operations.chmod(self._path(path), mode, self._fh(fip))
+
+    def chown_fuse_3(self, path: bytes | None, uid: int, gid: int, fip: Any) -> int:
+        if uid == 0xFFFFFFFF:
+            uid = -1
+        if gid == 0xFFFFFFFF:
+            gid = -1
+        return self.operations.chown(self._path(path), uid, gid, self._fh(fip))
+
+    def truncate_fuse_3(self, path: bytes | None, length: int, fip: Any) -> int:
+        return self.operations.truncate(self._path(path), length, self._fh(fip))
+
+    def utimens_fuse_3(self, path: bytes | None, buf: Any, fip: Any) -> int:
+        if buf:
+            times = (_timespec_ns(buf.contents.actime), _timespec_ns(buf.contents.modtime))
+        else:
+            now = time.time_ns()
+            times = (now, now)
+        return self.operations.utimens(self._path(path), times, self._fh(fip))
+
+    def readdir_fuse_3(self, path: bytes | None, buf: Any, filler: Any, offset: int, fip: Any,
+                       flags: int) -> int:
+        """Full attributes with every entry (READDIRPLUS), and real offsets, so the
+        kernel needs no LOOKUP per entry and can continue a listing anywhere."""
+        plus = FILL_DIR_PLUS if flags & READDIR_PLUS else 0
+        st = mfusepy.c_stat()
+        size = ctypes.sizeof(st)
+        while True:
+            page = self.operations.readdir_page(self._path(path), fip.contents.fh, offset)
+            for name, attrs, next_offset in page:
+                ctypes.memset(ctypes.byref(st), 0, size)
+                mfusepy.set_st_attrs(st, attrs, use_ns=True)
+                if filler(buf, name.encode(self.encoding, self.errors), st, next_offset, plus):
+                    return 0  # the kernel's buffer is full
+                offset = next_offset
+            if not page:
+                return 0
+
+    def create(self, path: bytes, mode: int, fip: Any) -> int:
+        # mfusepy inspects the signature of operations.create on every call (~25 µs)
+        fi = fip.contents
+        fi.fh = self.operations.create(self._path(path), mode, fi.flags)
+        return 0
+
+    def read(self, path: bytes | None, buf: Any, size: int, offset: int, fip: Any) -> int:
+        data = self.operations.read(None, size, offset, fip.contents.fh)
+        if not data:
+            return 0
+        ctypes.memmove(buf, data, len(data))
+        return len(data)
+
+    def write(self, path: bytes | None, buf: Any, size: int, offset: int, fip: Any) -> int:
+        return self.operations.write(None, ctypes.string_at(buf, size), offset, fip.contents.fh)
+
+
+class KernelCache:
+    """Tells the kernel to forget cached attributes/pages of a path (libfuse >= 3.1).
+
+    With the path-based API each hard-link name is its own kernel inode, so a
+    change made through one name must be pushed to the others explicitly.
+    """
+
+    def __init__(self) -> None:
+        self._fuse: int | None = None
+        self._invalidate = getattr(mfusepy._libfuse, "fuse_invalidate_path", None)
+        if self._invalidate is not None:
+            self._invalidate.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+            self._invalidate.restype = ctypes.c_int
+
+    def capture(self) -> None:
+        """Call from inside a FUSE callback (init): remembers the struct fuse pointer."""
+        self._fuse = mfusepy._libfuse.fuse_get_context().contents.fuse
+
+    @property
+    def available(self) -> bool:
+        return bool(self._fuse) and self._invalidate is not None
+
+    def invalidate(self, path: str) -> None:
+        if self.available:
+            self._invalidate(self._fuse, os.fsencode(path))
+
+
+def fuse_context() -> tuple[int, int, int]:
+    """(uid, gid, pid) of the process that made the current request."""
+    return mfusepy.fuse_get_context()
+
+
+Operations = mfusepy.Operations

@@ -1,0 +1,168 @@
+"""Short-lived metadata caches of one mount.
+
+The path-based FUSE API asks for attributes by path, often several times per
+syscall.  Answering those from memory for a short time is what makes ``ls -l``
+fast; changes made through this mount update the caches at once, changes made by
+other mounts show after at most ``ttl`` seconds (plus the kernel's own timeouts).
+Attributes are keyed by inode number, so every hard-link name sees the same
+nlink/size/ctime.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+
+from ..core import Attr
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+MAX_ENTRIES = 100_000
+
+
+class TtlCache(Generic[K, V]):
+    """A dict whose entries expire; thread-safe; wiped when it grows too large."""
+
+    def __init__(self, ttl: float, max_entries: int = MAX_ENTRIES) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: dict[K, tuple[V, float]] = {}
+        self._mutex = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        hit = self._data.get(key)
+        if hit is None:
+            return None
+        if hit[1] < time.monotonic():
+            self._data.pop(key, None)
+            return None
+        return hit[0]
+
+    def put(self, key: K, value: V) -> None:
+        if self.ttl <= 0:
+            return
+        expires = time.monotonic() + self.ttl
+        with self._mutex:
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[key] = (value, expires)
+
+    def put_many(self, items: list[tuple[K, V]]) -> None:
+        if self.ttl <= 0:
+            return
+        expires = time.monotonic() + self.ttl
+        with self._mutex:
+            if len(self._data) + len(items) >= self.max_entries:
+                self._data.clear()
+            for key, value in items:
+                self._data[key] = (value, expires)
+
+    def pop(self, key: K) -> V | None:
+        with self._mutex:
+            hit = self._data.pop(key, None)
+        return hit[0] if hit else None
+
+    def drop_where(self, predicate: Callable[[K], bool]) -> None:
+        with self._mutex:
+            for key in [k for k in self._data if predicate(k)]:
+                del self._data[key]
+
+    def clear(self) -> None:
+        with self._mutex:
+            self._data.clear()
+
+
+@dataclass
+class Xattrs:
+    """Known extended attributes of one inode; ``complete`` means no others exist."""
+
+    values: dict[str, bytes | None] = field(default_factory=dict)  # None: known absent
+    complete: bool = False
+
+
+class MetaCache:
+    """Attributes by inode, inode numbers by path, directory listings, xattrs."""
+
+    def __init__(self, ttl: float) -> None:
+        self.attrs: TtlCache[int, Attr] = TtlCache(ttl)
+        self.paths: TtlCache[str, int] = TtlCache(ttl)
+        self.xattrs: TtlCache[int, Xattrs] = TtlCache(ttl)
+        # directory inode -> every name in it, while known completely (answers
+        # "no such name" without asking Redis, like the kernel's negative cache)
+        self.listings: TtlCache[int, set[str]] = TtlCache(ttl)
+        self._generation: dict[int, int] = {}  # directory inode -> local change counter
+
+    def remember(self, path: str, attr: Attr) -> None:
+        self.paths.put(path, attr.ino)
+        self.attrs.put(attr.ino, attr)
+
+    def update(self, ino: int, **changes: int) -> None:
+        """Adjust a cached attribute in place (e.g. a parent's mtime after create)."""
+        attr = self.attrs.get(ino)
+        if attr is not None:
+            self.attrs.put(ino, replace(attr, **changes))
+
+    def forget_path(self, path: str) -> int | None:
+        return self.paths.pop(path)
+
+    def forget_tree(self, path: str) -> None:
+        """Drop a directory's path and every cached path below it (rename, rmdir)."""
+        below = path.rstrip("/") + "/"
+        self.paths.drop_where(lambda p: p == path or p.startswith(below))
+
+    def forget_ino(self, ino: int) -> None:
+        self.attrs.pop(ino)
+        self.xattrs.pop(ino)
+
+    # -- directory listings ---------------------------------------------------
+    def generation(self, dir_ino: int) -> int:
+        return self._generation.get(dir_ino, 0)
+
+    def listing_from_readdir(self, dir_ino: int, names: set[str], generation: int) -> None:
+        """Keep a full listing unless this mount changed the directory meanwhile."""
+        if self.generation(dir_ino) == generation:
+            self.listings.put(dir_ino, names)
+
+    def name_added(self, dir_ino: int, name: str) -> None:
+        self._generation[dir_ino] = self.generation(dir_ino) + 1
+        names = self.listings.get(dir_ino)
+        if names is not None:
+            names.add(name)
+
+    def name_removed(self, dir_ino: int, name: str) -> None:
+        self._generation[dir_ino] = self.generation(dir_ino) + 1
+        names = self.listings.get(dir_ino)
+        if names is not None:
+            names.discard(name)
+
+    def known_absent(self, dir_ino: int, name: str) -> bool:
+        names = self.listings.get(dir_ino)
+        return names is not None and name not in names
+
+    # -- extended attributes -------------------------------------------------------
+    def xattr(self, ino: int, name: str) -> tuple[bool, bytes | None]:
+        """(known, value): known is False when Redis must be asked."""
+        entry = self.xattrs.get(ino)
+        if entry is None:
+            return False, None
+        if name in entry.values:
+            return True, entry.values[name]
+        return entry.complete, None
+
+    def set_xattr(self, ino: int, name: str, value: bytes | None) -> None:
+        entry = self.xattrs.get(ino)
+        if entry is None:
+            self.xattrs.put(ino, Xattrs({name: value}))
+        else:
+            entry.values[name] = value
+
+    def new_inode(self, attr: Attr) -> None:
+        """A just-created inode: no xattrs, and an empty listing if it is a directory."""
+        self.attrs.put(attr.ino, attr)
+        self.xattrs.put(attr.ino, Xattrs(complete=True))
+        if attr.is_dir:
+            self.listings.put(attr.ino, set())

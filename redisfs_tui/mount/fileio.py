@@ -1,0 +1,194 @@
+"""Open files: open/create/read/write/flush/fsync/release/truncate/fallocate.
+
+Writes are buffered per inode and stored as whole compressed blocks by core (see
+writeback.py); ``flush``/``fsync``/``release`` return only once Redis has them.
+Sequential reads fetch a window of several blocks per Redis round trip.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from ..core import FsError
+
+if TYPE_CHECKING:
+    from ..core import Attr, FileSystem
+    from .caches import MetaCache
+    from .handles import HandleTable, InodeState
+    from .writeback import Writeback
+
+log = logging.getLogger("redisfs.mount")
+
+READ_WINDOW = 1024 * 1024  # sequential reads fetch this much per Redis round trip
+
+
+class FileIo:
+    """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
+
+    fs: FileSystem
+    cache: MetaCache
+    handles: HandleTable
+    writeback: Writeback
+    read_only: bool
+
+    def _writable(self) -> None:
+        raise NotImplementedError
+
+    def _lookup(self, path: str) -> Attr:
+        raise NotImplementedError
+
+    def _ino(self, path: str | None, fh: int | None = None) -> int:
+        raise NotImplementedError
+
+    def _parent_ino(self, path: str) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _new_entry(self, path: str, parent_ino: int, name: str, attr: Attr) -> None:
+        raise NotImplementedError
+
+    def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+    def _changed(self, ino: int, path: str | None = None) -> None:
+        raise NotImplementedError
+
+    def _state(self, fh: int) -> InodeState:
+        handle = self.handles.get(fh)
+        state = self.handles.state(handle.ino) if handle is not None else None
+        if state is None:
+            raise FsError(errno.EBADF)
+        return state
+
+    def _flush_ino(self, ino: int) -> None:
+        """Store whatever this mount buffered for ``ino`` (before reads and setattrs)."""
+        state = self.handles.state(ino)
+        if state is not None and self.writeback.dirty(state):
+            self.writeback.flush(state)
+
+    # -- FUSE operations -------------------------------------------------------------
+    def open(self, path: str, flags: int) -> int:
+        writing = (flags & os.O_ACCMODE) != os.O_RDONLY or flags & os.O_TRUNC
+        if writing and self.read_only:
+            raise FsError(errno.EROFS)
+        ino = self._lookup(path).ino
+        handle, state, first = self.handles.open(ino, flags)
+        try:
+            truncate = bool(flags & os.O_TRUNC)
+            if first:
+                attr = self.fs.open(ino, truncate=truncate)  # fresh attributes: close-to-open
+                state.registered = not self.read_only
+                state.size_hint = 0 if truncate else attr.size
+                self.cache.attrs.put(ino, attr)
+            elif truncate:
+                with state.io_mutex:
+                    self.writeback.flush_locked(state)
+                    self.fs.truncate(ino, 0)
+                    state.size_hint = 0
+                    state.window = None
+            if truncate:
+                self.cache.attrs.pop(ino)
+                self._changed(ino)
+        except BaseException:
+            self._drop_handle(handle.fh)
+            raise
+        return handle.fh
+
+    def create(self, path: str, mode: int, flags: int) -> int:
+        self._writable()
+        parent_ino, name = self._parent_ino(path)
+        uid, gid, mode = self._owner(parent_ino, stat.S_IFREG | mode)
+        try:
+            attr = self.fs.create(parent_ino, name, mode, uid, gid)
+        except FsError as exc:
+            if exc.errno == errno.EEXIST and not flags & os.O_EXCL:
+                return self.open(path, flags)  # lost a race with another creator
+            raise
+        handle, state, _first = self.handles.open(attr.ino, flags)
+        state.registered = True  # create() recorded the open handle in Redis
+        state.size_hint = 0
+        self._new_entry(path, parent_ino, name, attr)
+        return handle.fh
+
+    def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
+        state = self._state(fh)
+        if self.writeback.dirty(state):
+            self.writeback.flush(state)
+        with state.read_mutex:
+            window = state.window
+            sequential = offset == state.read_end
+            state.read_end = offset + size
+            if window is not None:
+                start, data = window
+                if start <= offset and offset + size <= start + len(data):
+                    return data[offset - start:offset - start + size]
+                if start <= offset < start + len(data) and len(data) < READ_WINDOW:
+                    return data[offset - start:]  # the window ended at end of file
+            if not sequential and size < READ_WINDOW:
+                return self.fs.read(state.ino, offset, size)
+            # one round trip for the next READ_WINDOW bytes: the kernel's readahead
+            # asks for 128 KiB at a time, often several at once
+            data = self.fs.read(state.ino, offset, max(size, READ_WINDOW))
+            state.window = (offset, data)
+        return data[:size]
+
+    def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
+        self._writable()
+        self.writeback.add(self._state(fh), offset, data)
+        return len(data)
+
+    def flush(self, path: str | None, fh: int) -> int:
+        handle = self.handles.get(fh)
+        if handle is not None:
+            self._flush_ino(handle.ino)
+        return 0
+
+    def fsync(self, path: str | None, datasync: int, fh: int) -> int:
+        return self.flush(path, fh)
+
+    def release(self, path: str | None, fh: int) -> int:
+        handle = self.handles.get(fh)
+        if handle is None:
+            return 0
+        try:
+            self._flush_ino(handle.ino)
+        except OSError as exc:
+            log.error("close: lost buffered data of inode %d: %s", handle.ino, exc.strerror)
+        self._drop_handle(fh)
+        return 0
+
+    def _drop_handle(self, fh: int) -> None:
+        _handle, state, last = self.handles.close(fh)
+        if state is not None and last and state.registered:
+            self.writeback.release_later(state.ino)
+
+    def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
+        self._writable()
+        ino = self._ino(path, fh)
+        state = self.handles.state(ino)
+        if state is not None:
+            with state.io_mutex:
+                self.writeback.flush_locked(state)
+                self.fs.truncate(ino, length)
+                state.size_hint = length
+                state.window = None
+        else:
+            self.fs.truncate(ino, length)
+        self.cache.attrs.pop(ino)
+        self._changed(ino, path)
+        return 0
+
+    def fallocate(self, path: str | None, mode: int, offset: int, length: int,
+                  fh: int | None = None) -> int:
+        """Mode 0 only: make the file at least offset+length long (stays sparse)."""
+        self._writable()
+        if mode != 0:
+            raise FsError(errno.EOPNOTSUPP)
+        ino = self._ino(path, fh)
+        self._flush_ino(ino)
+        if self.fs.getattr(ino).size < offset + length:
+            self.truncate(path, offset + length, fh)
+        return 0

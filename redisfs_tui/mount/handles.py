@@ -1,0 +1,152 @@
+"""Open files: file handles, per-inode write buffers and open counts.
+
+Writes collect in one buffer per inode (shared by every handle of that inode in
+this mount, so they are applied in the order the kernel sent them) and go to Redis
+as whole blocks when the buffer passes its bound, on flush/fsync/close, and before
+anything that must see them (read, truncate, utimens, link, rename over).
+
+Redis counts open handles per mount session, not per file descriptor: the first
+local open of an inode registers it, the last local release drops it.  That keeps
+an unlinked file alive exactly as long as some descriptor in this mount holds it,
+with one Redis call per inode instead of one per open().
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+
+class WriteBuffer:
+    """Dirty byte ranges of one file: sorted, non-overlapping extents."""
+
+    def __init__(self) -> None:
+        self.extents: list[tuple[int, bytearray]] = []
+        self.nbytes = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.extents)
+
+    @property
+    def end(self) -> int:
+        """One past the last dirty byte (0 when clean)."""
+        if not self.extents:
+            return 0
+        offset, data = self.extents[-1]
+        return offset + len(data)
+
+    def add(self, offset: int, data: bytes) -> None:
+        if self.extents:
+            last_off, last = self.extents[-1]
+            if last_off + len(last) == offset:  # the common case: sequential writes
+                last += data
+                self.nbytes += len(data)
+                return
+        start, end = offset, offset + len(data)
+        keep: list[tuple[int, bytearray]] = []
+        touching: list[tuple[int, bytearray]] = []
+        for ext in self.extents:
+            ext_start, ext_end = ext[0], ext[0] + len(ext[1])
+            if ext_end < start or ext_start > end:
+                keep.append(ext)
+            else:
+                touching.append(ext)
+        if touching:
+            new_start = min(start, touching[0][0])
+            new_end = max(end, max(o + len(d) for o, d in touching))
+            merged = bytearray(new_end - new_start)
+            for ext_off, ext_data in touching:
+                merged[ext_off - new_start:ext_off - new_start + len(ext_data)] = ext_data
+            merged[start - new_start:end - new_start] = data
+            keep.append((new_start, merged))
+        else:
+            keep.append((offset, bytearray(data)))
+        keep.sort(key=lambda ext: ext[0])
+        self.extents = keep
+        self.nbytes = sum(len(d) for _, d in keep)
+
+    def take(self) -> list[tuple[int, bytearray]]:
+        """Hand the extents to the caller (who writes them) and start empty."""
+        extents, self.extents, self.nbytes = self.extents, [], 0
+        return extents
+
+    def give_back(self, extents: list[tuple[int, bytearray]]) -> None:
+        """Re-add extents a failed flush could not store, under newer writes."""
+        newer = self.take()
+        for offset, data in extents + newer:
+            self.add(offset, bytes(data))
+
+
+@dataclass
+class InodeState:
+    """What this mount holds for one open inode."""
+
+    ino: int
+    opens: int = 0
+    registered: bool = False  # an open handle is recorded in Redis
+    buffer: WriteBuffer = field(default_factory=WriteBuffer)
+    # serialises flushes of this inode so blocks land in write order
+    io_mutex: threading.Lock = field(default_factory=threading.Lock)
+    # the batch being stored in the background (see writeback.py), and where it ends
+    inflight: Future[list[tuple[int, bytearray]]] | None = None
+    inflight_end: int = 0
+    size_hint: int | None = None  # file size as last seen (spares reading blocks past EOF)
+    # sequential reads: the last window fetched from Redis (offset, bytes), and where
+    # the previous read ended; dropped whenever this mount changes the file
+    window: tuple[int, bytes] | None = None
+    read_end: int = -1
+    read_mutex: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Handle:
+    fh: int
+    ino: int
+    flags: int
+
+
+class HandleTable:
+    """File handles (fh -> Handle) and the per-inode state they share."""
+
+    def __init__(self) -> None:
+        self._handles: dict[int, Handle] = {}
+        self._inodes: dict[int, InodeState] = {}
+        self._next = itertools.count(1, 2)  # odd: directory handles are even
+        self._mutex = threading.Lock()
+
+    def open(self, ino: int, flags: int) -> tuple[Handle, InodeState, bool]:
+        """A new handle; the bool says whether it is the first local open of the inode."""
+        with self._mutex:
+            state = self._inodes.get(ino)
+            first = state is None
+            if state is None:
+                state = self._inodes[ino] = InodeState(ino)
+            state.opens += 1
+            handle = Handle(next(self._next), ino, flags)
+            self._handles[handle.fh] = handle
+            return handle, state, first
+
+    def close(self, fh: int) -> tuple[Handle | None, InodeState | None, bool]:
+        """Forget a handle; the bool says whether it was the last local open of the inode."""
+        with self._mutex:
+            handle = self._handles.pop(fh, None)
+            if handle is None:
+                return None, None, False
+            state = self._inodes[handle.ino]
+            state.opens -= 1
+            last = state.opens <= 0
+            if last:
+                del self._inodes[handle.ino]
+            return handle, state, last
+
+    def get(self, fh: int) -> Handle | None:
+        return self._handles.get(fh)
+
+    def state(self, ino: int) -> InodeState | None:
+        return self._inodes.get(ino)
+
+    def all_states(self) -> list[InodeState]:
+        with self._mutex:
+            return list(self._inodes.values())

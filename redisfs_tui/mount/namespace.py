@@ -1,0 +1,205 @@
+"""Creating, linking, removing and renaming names through FUSE.
+
+libfuse's high-level API has two habits handled here: each path is its own kernel
+inode (so changes to a hard-linked inode are pushed to its other names), and a
+file unlinked while open here is renamed to ``.fuse_hidden*`` instead -- which
+this mount turns into a real unlink in Redis plus a name only it knows.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from ..core import FsError
+from ._fuse import fuse_context
+
+if TYPE_CHECKING:
+    from ..core import Attr, FileSystem
+    from .caches import MetaCache
+    from .handles import HandleTable
+    from .names import LinkNames
+
+# libfuse renames an open file it is asked to unlink to this prefix; see _hide()
+HIDDEN_PREFIX = ".fuse_hidden"
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """('/a/b', 'c') for '/a/b/c'; ('/', 'c') for '/c'."""
+    parent, _, name = path.rpartition("/")
+    return parent or "/", name
+
+
+class NameOps:
+    """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
+
+    fs: FileSystem
+    cache: MetaCache
+    handles: HandleTable
+    links: LinkNames
+    hidden: dict[str, int]
+    _last_hide: dict[int, tuple[str, int, float, int]]
+
+    def _writable(self) -> None:
+        raise NotImplementedError
+
+    def _lookup(self, path: str) -> Attr:
+        raise NotImplementedError
+
+    def _parent_ino(self, path: str) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _new_entry(self, path: str, parent_ino: int, name: str, attr: Attr) -> None:
+        raise NotImplementedError
+
+    def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+    def _changed(self, ino: int, path: str | None = None) -> None:
+        raise NotImplementedError
+
+    def mknod(self, path: str, mode: int, dev: int) -> int:
+        self._writable()
+        parent_ino, name = self._parent_ino(path)
+        uid, gid, mode = self._owner(parent_ino, mode)
+        self._new_entry(path, parent_ino, name,
+                        self.fs.mknod(parent_ino, name, mode, uid, gid, rdev=dev))
+        return 0
+
+    def mkdir(self, path: str, mode: int) -> int:
+        self._writable()
+        parent_ino, name = self._parent_ino(path)
+        uid, gid, mode = self._owner(parent_ino, stat.S_IFDIR | mode)
+        self._new_entry(path, parent_ino, name, self.fs.mkdir(parent_ino, name, mode, uid, gid))
+        return 0
+
+    def symlink(self, path: str, target: str) -> int:
+        """``ln -s target path`` (mfusepy passes the new name first)."""
+        self._writable()
+        parent_ino, name = self._parent_ino(path)
+        uid, gid, _mode = self._owner(parent_ino, stat.S_IFLNK)
+        self._new_entry(path, parent_ino, name,
+                        self.fs.symlink(parent_ino, name, target, uid, gid))
+        return 0
+
+    def link(self, path: str, existing: str) -> int:
+        """``ln existing path`` (mfusepy passes the new name first)."""
+        self._writable()
+        ino = self._lookup(existing).ino
+        parent_ino, name = self._parent_ino(path)
+        attr = self.fs.link(ino, parent_ino, name)
+        self.cache.remember(path, attr)
+        self.cache.name_added(parent_ino, name)
+        self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns)
+        self.links.track(ino, existing)
+        self._changed(ino, path)
+        return 0
+
+    def _removed(self, path: str, parent_ino: int, name: str, ino: int, when: int,
+                 was_dir: bool) -> None:
+        self.cache.forget_path(path)  # (an rmdir'ed directory was empty: nothing below)
+        self.cache.forget_ino(ino)
+        self.cache.name_removed(parent_ino, name)
+        parent = self.cache.attrs.get(parent_ino)
+        if parent is not None:
+            self.cache.update(parent_ino, mtime_ns=when, ctime_ns=when,
+                              nlink=parent.nlink - (1 if was_dir else 0))
+        self.links.drop_path(ino, path)
+        self._changed(ino, path)
+
+    def unlink(self, path: str) -> int:
+        self._writable()
+        parent, name = split_path(path)
+        if name.startswith(HIDDEN_PREFIX) and self.hidden.pop(name, None) is not None:
+            return 0  # libfuse's last-close cleanup; release() already let Redis free it
+        parent_ino = self._lookup(parent).ino
+        when = time.time_ns()
+        self._removed(path, parent_ino, name, self.fs.unlink(parent_ino, name, when), when,
+                      was_dir=False)
+        return 0
+
+    def rmdir(self, path: str) -> int:
+        self._writable()
+        parent_ino, name = self._parent_ino(path)
+        when = time.time_ns()
+        self._removed(path, parent_ino, name, self.fs.rmdir(parent_ino, name, when), when,
+                      was_dir=True)
+        return 0
+
+    def rename(self, old: str, new: str, flags: int = 0) -> int:
+        self._writable()
+        hid = self._last_hide.pop(threading.get_ident(), None)
+        new_name = split_path(new)[1]
+        if flags == 0 and new_name.startswith(HIDDEN_PREFIX) and self._hide(old, new_name):
+            return 0
+        if hid is not None and self._same_inode_after_hide(hid, old, new):
+            return 0
+        src_parent, src_name = self._parent_ino(old)
+        dst_parent, dst_name = self._parent_ino(new)
+        moved_attr = self._lookup(old)
+        moved = moved_attr.ino
+        try:
+            replaced_attr: Attr | None = self._lookup(new)
+        except FsError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            replaced_attr = None
+        replaced = replaced_attr.ino if replaced_attr is not None else None
+        self.fs.rename(src_parent, src_name, dst_parent, dst_name, flags)
+        if replaced == moved:
+            return 0  # two names of one inode: rename(2) does nothing, both names stay
+        if moved_attr.is_dir or (replaced_attr is not None and replaced_attr.is_dir):
+            self.cache.forget_tree(old)  # cached paths below a moved directory
+            self.cache.forget_tree(new)
+        else:
+            self.cache.forget_path(old)
+            self.cache.forget_path(new)
+        self.cache.name_removed(src_parent, src_name)
+        self.cache.name_added(dst_parent, dst_name)
+        for ino in (moved, replaced, src_parent, dst_parent):
+            if ino is not None:
+                self.cache.forget_ino(ino)
+        if replaced is not None and replaced != moved:
+            self.links.drop_path(replaced, new)
+            self._changed(replaced)
+        self.links.moved(old, new)
+        return 0
+
+    def _hide(self, path: str, hidden_name: str) -> bool:
+        """libfuse hides a file unlinked while open here by renaming it.
+
+        Instead the name is really unlinked in Redis (other mounts stop seeing it,
+        its directory can be removed) while the inode lives on as an orphan held by
+        our open handle; libfuse keeps using the hidden name, known only to this
+        process, for fstat and the final unlink.  False for an ordinary rename.
+        """
+        attr = self._lookup(path)
+        if attr.is_dir or self.handles.state(attr.ino) is None:
+            return False
+        self.unlink(path)
+        self.hidden[hidden_name] = attr.ino
+        self._last_hide[threading.get_ident()] = (path, attr.ino, time.monotonic(),
+                                                  fuse_context()[2])
+        return True
+
+    def _same_inode_after_hide(self, hid: tuple[str, int, float, int], old: str,
+                               new: str) -> bool:
+        """rename(old, new) where libfuse just hid ``new`` (open here) on this thread:
+        if ``old`` is another name of that inode, rename(2) must change nothing, so the
+        name libfuse hid is linked back.  (A following rename in the same request is
+        the only way to get here within milliseconds, on this thread, from that pid.)"""
+        path, ino, when, pid = hid
+        if path != new or time.monotonic() - when > 0.05 or fuse_context()[2] != pid:
+            return False
+        if self._lookup(old).ino != ino:
+            return False
+        parent_ino, name = self._parent_ino(new)
+        attr = self.fs.link(ino, parent_ino, name)
+        self.cache.remember(new, attr)
+        self.cache.name_added(parent_ino, name)
+        self.cache.attrs.pop(parent_ino)
+        self._changed(ino)
+        return True

@@ -1,0 +1,286 @@
+"""FUSE operations (mfusepy's path-based API) over ``redisfs_tui.core``.
+
+Paths become inode numbers through short-lived caches; everything after that is
+inode-based core calls.  No mutex spans a Redis call except the per-inode one that
+orders flushes of buffered writes, so independent requests run in parallel on the
+multi-threaded FUSE loop.  File I/O lives in fileio.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import time
+from typing import Any
+
+from ..core import ROOT_INO, Attr, FileSystem, FsError
+from ._fuse import KernelCache, Operations, fuse_context
+from .caches import MetaCache
+from .config import MountConfig
+from .fileio import FileIo
+from .handles import HandleTable
+from .names import DirHandles, LinkNames
+from .namespace import HIDDEN_PREFIX, NameOps, split_path
+from .writeback import Writeback
+from .xattrs import XattrOps
+
+log = logging.getLogger("redisfs.mount")
+
+STAT_KEYS = ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree",
+             "f_favail", "f_namemax")
+
+
+def join_path(parent: str, name: str) -> str:
+    return "/" + name if parent == "/" else parent + "/" + name
+
+
+class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
+    """One mounted filesystem.  Attribute names must not collide with FUSE operation
+    names (mfusepy registers any attribute called like one, e.g. ``lock``)."""
+
+    use_ns = True
+
+    def __init__(self, fs: FileSystem, config: MountConfig) -> None:
+        self.fs = fs
+        self.read_only = fs.read_only
+        self.cache = MetaCache(config.cache_ttl)
+        self.handles = HandleTable()
+        self.dirs = DirHandles()
+        self.links = LinkNames()
+        self.kernel = KernelCache()
+        self.writeback = Writeback(fs, config.write_buffer, self._stored)
+        self.block_size = fs.block_size
+        self.hidden: dict[str, int] = {}  # .fuse_hidden name -> unlinked inode still open
+        # libfuse worker thread -> the name it just hid (see rename()); not a
+        # threading.local: ctypes gives each callback a fresh Python thread state
+        self._last_hide: dict[int, tuple[str, int, float, int]] = {}
+        self.on_ready: Any = None  # set by the runner: called once the mount is live
+        self.on_shutdown: Any = None  # set by the runner: called after the last request
+
+    # -- lifecycle -----------------------------------------------------------
+    def init_with_config(self, conn_info: Any, config_3: Any) -> None:
+        self.kernel.capture()
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def destroy(self, path: str) -> None:
+        """Unmounting: store what is still buffered and drop this mount's open handles."""
+        for state in self.handles.all_states():
+            try:
+                self.writeback.flush(state)
+            except OSError as exc:
+                log.error("unmount: lost buffered data of inode %d: %s", state.ino, exc)
+            if state.registered and not self.read_only:
+                self.writeback.release_later(state.ino)
+        self.writeback.close()
+        if self.on_shutdown is not None:
+            self.on_shutdown()
+
+    def _stored(self, ino: int) -> None:
+        """Buffered data reached Redis: the write script changed size and mtime."""
+        self.cache.attrs.pop(ino)
+        self._changed(ino)
+
+    # -- helpers ----------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.read_only:
+            raise FsError(errno.EROFS)
+
+    def _attr(self, ino: int) -> Attr:
+        attr = self.cache.attrs.get(ino)
+        if attr is None:
+            attr = self.fs.getattr(ino)
+            self.cache.attrs.put(ino, attr)
+        return attr
+
+    def _lookup(self, path: str) -> Attr:
+        """Attributes of the inode at ``path``: from cache, by parent inode, or by resolve."""
+        if path == "/":
+            return self._attr(ROOT_INO)
+        parent, name = split_path(path)
+        if self.hidden and name.startswith(HIDDEN_PREFIX):
+            hidden = self.hidden.get(name)
+            if hidden is not None:
+                return self._attr(hidden)
+        ino = self.cache.paths.get(path)
+        if ino is not None:
+            attr = self.cache.attrs.get(ino)
+            if attr is not None:
+                return attr
+            try:
+                attr = self.fs.getattr(ino)
+            except FsError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+                self.cache.forget_path(path)
+            else:
+                self.cache.attrs.put(ino, attr)
+                return attr
+        parent_ino = ROOT_INO if parent == "/" else self.cache.paths.get(parent)
+        if parent_ino is None:
+            attr = self.fs.resolve(path)
+        else:
+            if self.cache.known_absent(parent_ino, name):
+                raise FsError(errno.ENOENT)
+            attr = self.fs.lookup(parent_ino, name)
+        self.cache.remember(path, attr)
+        return attr
+
+    def _ino(self, path: str | None, fh: int | None = None) -> int:
+        if fh:
+            handle = self.handles.get(fh)
+            if handle is not None:
+                return handle.ino
+        if path is None:
+            raise FsError(errno.EBADF)
+        return self._lookup(path).ino
+
+    def _parent_ino(self, path: str) -> tuple[int, str]:
+        parent, name = split_path(path)
+        return self._lookup(parent).ino, name
+
+    def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
+        """uid, gid and mode for a new inode; a set-group-ID directory passes on its group."""
+        uid, gid, _pid = fuse_context()
+        parent = self._attr(parent_ino)
+        if parent.mode & stat.S_ISGID:
+            gid = parent.gid
+            if stat.S_ISDIR(mode):
+                mode |= stat.S_ISGID
+        return uid, gid, mode
+
+    def _new_entry(self, path: str, parent_ino: int, name: str, attr: Attr) -> None:
+        """Record a name this mount just created (the parent was touched at attr.ctime)."""
+        self.cache.paths.put(path, attr.ino)
+        self.cache.new_inode(attr)
+        self.cache.name_added(parent_ino, name)
+        parent = self.cache.attrs.get(parent_ino)
+        if parent is not None:
+            self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns,
+                              nlink=parent.nlink + (1 if attr.is_dir else 0))
+
+    def _changed(self, ino: int, path: str | None = None) -> None:
+        """Push a change of ``ino`` to the kernel's copies of its other hard-link names."""
+        if self.links:
+            for other in self.links.others(ino, path):
+                self.kernel.invalidate(other)
+
+    def _to_stat(self, attr: Attr, path: str | None = None) -> dict[str, int]:
+        if path is not None and attr.nlink > 1 and not attr.is_dir:
+            self.links.track(attr.ino, path)
+        size = attr.size
+        state = self.handles.state(attr.ino)
+        if state is not None:  # writes not yet in Redis count too
+            size = max(size, state.buffer.end, state.inflight_end)
+        return {
+            "st_ino": attr.ino, "st_mode": attr.mode, "st_nlink": attr.nlink,
+            "st_uid": attr.uid, "st_gid": attr.gid, "st_size": size, "st_rdev": attr.rdev,
+            "st_atime": attr.atime_ns, "st_mtime": attr.mtime_ns, "st_ctime": attr.ctime_ns,
+            "st_blocks": (size + 511) // 512 if attr.is_reg else 0,
+            "st_blksize": self.block_size,
+        }
+
+    # -- attributes ---------------------------------------------------------------
+    def getattr(self, path: str | None, fh: int | None = None) -> dict[str, int]:
+        if fh:
+            handle = self.handles.get(fh)
+            if handle is not None:
+                return self._to_stat(self._attr(handle.ino))
+        if path is None:
+            raise FsError(errno.EBADF)
+        return self._to_stat(self._lookup(path), path)
+
+    def readlink(self, path: str) -> str:
+        attr = self._lookup(path)
+        if not attr.is_symlink or attr.target is None:
+            raise FsError(errno.EINVAL)
+        return os.fsdecode(attr.target)
+
+    def _set(self, path: str | None, fh: int | None, attr: Attr) -> int:
+        self.cache.attrs.put(attr.ino, attr)
+        self._changed(attr.ino, path)
+        return 0
+
+    def chmod(self, path: str | None, mode: int, fh: int | None = None) -> int:
+        self._writable()
+        return self._set(path, fh, self.fs.chmod(self._ino(path, fh), mode))
+
+    def chown(self, path: str | None, uid: int, gid: int, fh: int | None = None) -> int:
+        self._writable()
+        return self._set(path, fh, self.fs.chown(self._ino(path, fh), uid, gid))
+
+    def utimens(self, path: str | None, times: tuple[int | None, int | None] | None = None,
+                fh: int | None = None) -> int:
+        self._writable()
+        ino = self._ino(path, fh)
+        self._flush_ino(ino)  # a later flush would overwrite the new mtime
+        if times is None:  # libfuse2's way of saying "now"
+            atime: int | None = time.time_ns()
+            mtime = atime
+        else:
+            atime, mtime = times
+        return self._set(path, fh, self.fs.utimens(ino, atime, mtime))
+
+    def statfs(self, path: str) -> dict[str, int]:
+        info = self.fs.statfs()
+        return {key: info[key] for key in STAT_KEYS}
+
+    # -- directories ------------------------------------------------------------------
+    def opendir(self, path: str) -> int:
+        attr = self._lookup(path)
+        if not attr.is_dir:
+            raise FsError(errno.ENOTDIR)
+        return self.dirs.open(attr.ino, path)
+
+    def releasedir(self, path: str | None, fh: int) -> int:
+        self.dirs.close(fh)
+        return 0
+
+    def _listing(self, path: str, ino: int) -> list[tuple[str, dict[str, Any]]]:
+        """Every entry with full attributes, fetched in pages; feeds the caches."""
+        attr = self._attr(ino)
+        entries: list[tuple[str, dict[str, Any]]] = [
+            (".", {"st_ino": ino, "st_mode": attr.mode}),
+            ("..", {"st_ino": attr.parent or ino, "st_mode": stat.S_IFDIR})]
+        generation = self.cache.generation(ino)
+        names: set[str] = set()
+        for page in self.fs.readdir_plus(ino):
+            known = []
+            for raw_name, child in page:
+                name = os.fsdecode(raw_name)
+                names.add(name)
+                child_path = join_path(path, name)
+                known.append((child_path, child))
+                entries.append((name, self._to_stat(child, child_path)))
+            self.cache.paths.put_many([(p, a.ino) for p, a in known])
+            self.cache.attrs.put_many([(a.ino, a) for _, a in known])
+        self.cache.listing_from_readdir(ino, names, generation)
+        return entries
+
+    def readdir_page(self, path: str | None, fh: int, offset: int,
+                     limit: int = 512) -> list[tuple[str, dict[str, Any], int]]:
+        """Up to ``limit`` entries from ``offset`` on, each with the next entry's offset
+        (the kernel asks for a buffer-full at a time and continues at an offset)."""
+        handle = self.dirs.get(fh)
+        if handle is None:
+            if path is None:
+                raise FsError(errno.EBADF)
+            entries = self._listing(path, self._lookup(path).ino)
+        else:
+            with handle.mutex:
+                if offset == 0 or handle.entries is None:  # (re)start: a fresh listing
+                    handle.entries = self._listing(path or handle.path, handle.ino)
+                entries = handle.entries
+        end = min(len(entries), offset + limit)
+        return [(entries[i][0], entries[i][1], i + 1) for i in range(offset, end)]
+
+    def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, Any], int]]:
+        """Whole listing (libfuse2, where mfusepy's own readdir wrapper is used)."""
+        handle = self.dirs.get(fh)
+        ino = handle.ino if handle is not None else self._lookup(path).ino
+        return [(name, attrs, 0) for name, attrs in self._listing(path, ino)]
+
+    def ioctl(self, path: str, cmd: int, arg: Any, fh: int, flags: int, data: Any) -> int:
+        raise FsError(errno.ENOTTY)

@@ -1,0 +1,220 @@
+"""The daemon's life: check everything that can be checked before mounting, detach
+once the mount is live, register the mount in Redis, unmount cleanly.
+
+Detaching is done here rather than by libfuse: the parent forks before any thread
+exists, the child mounts in the foreground, and the parent exits 0 only when the
+child's FUSE ``init`` ran (the mount is live) -- or with the child's error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import re
+import stat
+import sys
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from ..core import FileSystem, FsError, NoSuchFilesystem, connect, redacted
+from ..core.registry import register_mount
+from ._fuse import FUSE3, RedisFUSE, library_version
+from .config import MountConfig
+from .logsetup import LogSetup
+from .operations import RedisFsOperations
+from .redisio import tune, tune_malloc
+from .trace import instrument
+
+log = logging.getLogger("redisfs")
+
+
+class MountError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def server_label(url: str) -> str:
+    """host:port (or the socket path) for messages and the mount's source name."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+def check_mountpoint(path: str) -> str:
+    mountpoint = os.path.abspath(path)
+    try:
+        st = os.stat(mountpoint)
+    except FileNotFoundError:
+        raise MountError(f"mountpoint {mountpoint} does not exist (create it with mkdir -p)") \
+            from None
+    except OSError as exc:
+        if exc.errno == errno.ENOTCONN:
+            raise MountError(f"{mountpoint} is a dead FUSE mount; clean it up with: "
+                             f"fusermount3 -u {mountpoint}") from None
+        raise MountError(f"mountpoint {mountpoint}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise MountError(f"mountpoint {mountpoint} is not a directory")
+    return mountpoint
+
+
+def is_replica(client: redis.Redis) -> bool:
+    """True when INFO says role:slave; unknown (ACL forbids INFO) counts as not a replica."""
+    try:
+        return client.info("replication").get("role") in ("slave", "replica")
+    except redis.RedisError:
+        return False
+
+
+def open_filesystem(config: MountConfig) -> FileSystem:
+    """Connect, decide read-only, create the filesystem if asked, and open it."""
+    spec = replace(config.server, socket_timeout=config.timeout,
+                   connect_timeout=min(config.timeout, 2.0))
+    where = redacted(spec.url)
+    try:
+        client = connect(spec)
+    except FsError as exc:
+        raise MountError(f"cannot connect to Redis at {where}: {exc.strerror}") from exc
+    tune(client)
+    read_only = config.read_only
+    if not read_only and is_replica(client):
+        log.warning("%s is a read-only replica: mounting read-only", where)
+        read_only = True
+    try:
+        if config.mkfs:
+            try:
+                FileSystem(client, config.prefix)
+            except NoSuchFilesystem:
+                if read_only:
+                    raise MountError("cannot create a filesystem on a read-only mount") from None
+                FileSystem.mkfs(client, config.prefix, uid=os.getuid(), gid=os.getgid())
+                log.warning("created filesystem %r on %s", config.prefix, where)
+        return FileSystem(client, config.prefix, read_only=read_only)
+    except NoSuchFilesystem as exc:
+        raise MountError(
+            f"no filesystem {config.prefix!r} on {where}; create it with:\n"
+            f"  redisfs --mkfs --url={where} --prefix={config.prefix} --mount={config.mountpoint}"
+        ) from exc
+    except FsError as exc:
+        raise MountError(f"{where}: {exc.strerror}") from exc
+
+
+def fuse_options(config: MountConfig, fs: FileSystem) -> dict[str, Any]:
+    """Options for libfuse: ours first, then whatever the user passed with -o."""
+    opts: dict[str, Any] = {
+        "fsname": re.sub(r"[,\s]", "_", f"{fs.prefix}@{server_label(config.server.url)}"),
+        "subtype": "redisfs",
+        "default_permissions": True,  # the kernel checks modes; we never see EACCES cases
+        "use_ino": True,
+        "entry_timeout": config.entry_timeout,
+        "negative_timeout": config.negative_timeout,
+        "attr_timeout": config.attr_timeout,
+        "auto_cache": True,  # keep page cache across opens while mtime/size are unchanged
+        "noatime": True,  # reads never write; atime changes only through utimens
+    }
+    if FUSE3:
+        opts["max_idle_threads"] = 16  # libfuse 3.14 warns about its own default otherwise
+    else:
+        opts["big_writes"] = True
+    if {"atime", "relatime", "strictatime"} & set(config.fuse_options):
+        del opts["noatime"]
+    opts.update(config.fuse_options)
+    if fs.read_only:
+        opts["ro"] = True
+    opts.pop("rw", None)
+    return opts
+
+
+def run(config: MountConfig) -> int:
+    """Mount and serve until unmounted.  Returns the process exit status."""
+    try:
+        logs = LogSetup(config.debug, config.log_file, config.prefix)
+    except OSError as exc:
+        raise MountError(f"cannot write the log file {config.log_file}: {exc.strerror}") \
+            from None
+    config.mountpoint = check_mountpoint(config.mountpoint)
+    fs = open_filesystem(config)
+    ready_fd: int | None = None
+    if not config.foreground:
+        try:
+            logs.prepare_detached()
+        except OSError as exc:
+            raise MountError(f"cannot open a log file ({exc.strerror}); pass --log-file") \
+                from None
+        ready_fd, status = _fork()
+        if ready_fd is None:
+            return status
+    tune_malloc()
+    ops = RedisFsOperations(fs, config)
+    instrument(ops, config.debug)
+    registration: list[Any] = []
+    live: list[bool] = []
+
+    def on_ready() -> None:
+        live.append(True)
+        log.info("mounted %s on %s (libfuse %s%s)", fs.prefix, config.mountpoint,
+                 library_version(), ", read-only" if fs.read_only else "")
+        with contextlib.suppress(FsError):
+            reg = register_mount(fs, config.mountpoint, logs.location)
+            if reg is not None:
+                registration.append(reg)
+        if ready_fd is not None:
+            _report_ready(ready_fd)
+            logs.detached()
+
+    def on_shutdown() -> None:
+        for reg in registration:
+            reg.stop()
+
+    ops.on_ready = on_ready
+    ops.on_shutdown = on_shutdown
+    try:
+        RedisFUSE(ops, config.mountpoint, foreground=True, nothreads=config.single_threaded,
+                  **fuse_options(config, fs))
+    except RuntimeError as exc:
+        if live:  # libfuse reports the signal that ended a live mount as a failure
+            return 0
+        raise MountError(f"mounting on {config.mountpoint} failed (libfuse status {exc})") \
+            from exc
+    finally:
+        fs.client.close()
+    return 0
+
+
+def _fork() -> tuple[int | None, int]:
+    """Fork.  Child: (pipe fd to report readiness on, 0).  Parent: (None, exit status),
+    after the child reported the mount live or died trying."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        os.setsid()
+        os.chdir("/")
+        return write_fd, 0
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        answer = pipe.read()
+    if answer.startswith(b"ok"):
+        return None, 0
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return None, code if code > 0 else 1
+
+
+def _report_ready(fd: int) -> None:
+    """Tell the waiting parent the mount is live, then let go of the terminal."""
+    with contextlib.suppress(OSError):
+        os.write(fd, b"ok\n")
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    os.close(devnull)
+

@@ -1,0 +1,215 @@
+"""The redisfs daemon as users run it: arguments, errors, detaching, the mount helper
+forms, signals, passwords, the mount registry and --debug logging."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import mount_fixtures
+import redis
+from mount_fixtures import Mounter, wait_until
+
+from redisfs_tui.cli.daemon import build_parser, config_from_args, split_options, strip_password
+from redisfs_tui.core import FileSystem
+from redisfs_tui.core.registry import list_mounts
+from redisfs_tui.mount import spawn
+
+DAEMON = [sys.executable, "-m", "redisfs_tui.cli.daemon"]
+
+# fixtures of mount_fixtures used here (imported names would trip F811)
+mounter = mount_fixtures.mounter
+private_redis = mount_fixtures.private_redis
+
+
+def daemon(*args: str, timeout: float = 30, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*DAEMON, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_missing_filesystem_and_newer_format_are_clear_errors(redis_server, client, fs,
+                                                               tmp_path: Path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    result = daemon("--url", redis_server.url, "--prefix", "nosuchfs", "--mount", str(mnt),
+                    "--foreground")
+    assert result.returncode == 1
+    assert "no filesystem 'nosuchfs'" in result.stderr
+    assert "redisfs --mkfs" in result.stderr and "--prefix=nosuchfs" in result.stderr
+    assert "Traceback" not in result.stderr and not spawn.is_mounted(mnt)
+
+    client.hset(fs.keys.superblock, "format_version", 99)
+    result = daemon("--url", redis_server.url, "--prefix", fs.prefix, "--mount", str(mnt),
+                    "--foreground")
+    assert result.returncode == 1
+    assert "format version 99" in result.stderr and "Traceback" not in result.stderr
+    assert not spawn.is_mounted(mnt)
+
+
+def test_bad_arguments_exit_with_a_message(redis_server, tmp_path: Path):
+    cases = [
+        (["--port", "notaport", "--mount", str(tmp_path)], 2, "invalid int value"),
+        (["--prefix", "a b", "--mount", str(tmp_path)], 2, "invalid prefix"),
+        (["--url", redis_server.url], 2, "no mountpoint given"),
+        (["--url", redis_server.url, "--mount", str(tmp_path / "missing")], 1, "does not exist"),
+        (["--url", "redis://127.0.0.1:1/0", "--timeout", "0.5", "--mount", str(tmp_path)], 1,
+         "cannot connect to Redis"),
+        (["--url", redis_server.url, "--mount", str(tmp_path), "-o", "timeout=-1"], 2,
+         "must be a number >= 0"),
+    ]
+    for args, code, message in cases:
+        result = daemon(*args)
+        assert result.returncode == code, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_mkfs_then_detach_then_fusermount_unmounts(redis_server, client, tmp_path: Path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    started = time.monotonic()
+    result = daemon("--url", redis_server.url, "--prefix", "detached", "--mount", str(mnt),
+                    "--mkfs", "--log-file", str(tmp_path / "log"))
+    try:
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - started < 15
+        assert spawn.is_mounted(mnt)  # live when the command returned
+        (mnt / "hello").write_text("detached daemon")
+        [record] = list_mounts(client, "detached")
+        assert record.mountpoint == str(mnt) and record.alive and not record.read_only
+        assert record.log_path == str(tmp_path / "log")
+        assert alive(record.pid) and record.pid != os.getpid()
+    finally:
+        spawn.unmount(mnt)
+    wait_until(lambda: not alive(record.pid), timeout=10)
+    assert list_mounts(client, "detached") == []  # a clean unmount removes the record
+    assert FileSystem(client, "detached").read(
+        FileSystem(client, "detached").resolve("/hello").ino, 0, 100) == b"detached daemon"
+
+
+def test_mount_helper_forms(redis_server, fs, tmp_path: Path):
+    """`redisfs PREFIX DIR -o opts` (what mount.fuse3 runs) and `mount -t fuse`."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    proc = spawn.spawn([fs.prefix, str(mnt), "-o", f"url={redis_server.url},allow_other"], mnt)
+    try:
+        (mnt / "via-helper-argv").write_text("1")
+        options = next(line for line in Path("/proc/self/mounts").read_text().splitlines()
+                       if f" {mnt} " in line)
+        assert "fuse.redisfs" in options and "allow_other" in options
+    finally:
+        assert spawn.stop(proc, mnt) == 0
+    wrapper = tmp_path / "redisfs"
+    wrapper.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        exec {sys.executable} -m redisfs_tui.cli.daemon "$@"
+        """))
+    wrapper.chmod(0o755)
+    result = subprocess.run(["mount", "-t", "fuse", f"{wrapper}#{fs.prefix}", str(mnt), "-o",
+                             f"url={redis_server.url},log_file={tmp_path / 'helper.log'}"],
+                            capture_output=True, text=True, timeout=30)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert spawn.is_mounted(mnt)
+        assert sorted(os.listdir(mnt)) == ["via-helper-argv"]
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+    assert not spawn.is_mounted(mnt)
+
+
+def test_sigterm_unmounts_after_storing_buffered_writes(mounter: Mounter, fs: FileSystem):
+    mount = mounter.mount(fs.prefix)
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""\
+        import sys, time
+        handle = open({str(mount.path / 'pending')!r}, 'wb')
+        handle.write(b'p' * 3_000_000)  # stays in the daemon's write buffer: no close yet
+        print('written', flush=True)
+        time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "written"
+        ino = fs.resolve("/pending").ino
+        assert fs.getattr(ino).size == 0  # nothing sent to Redis yet
+        mount.proc.send_signal(signal.SIGTERM)
+        assert mount.proc.wait(timeout=20) == 0
+    finally:
+        writer.kill()
+        writer.wait()
+    assert not spawn.is_mounted(mount.path)
+    assert fs.read(ino, 0, 3_000_001) == b"p" * 3_000_000
+    assert list_mounts(fs.client, fs.prefix) == []
+
+
+def test_password_never_appears_in_process_arguments(private_redis, tmp_path: Path):
+    server = private_redis("auth", extra_args=["--requirepass", "s3cret-pw"])
+    admin = redis.Redis.from_url(server.url, password="s3cret-pw")
+    FileSystem.mkfs(admin, "auth")
+    m = Mounter(server.url, tmp_path)
+    try:
+        flag = m.mount("auth", "--password", "s3cret-pw")  # even given as a flag
+        cmdline = Path(f"/proc/{flag.proc.pid}/cmdline").read_bytes()
+        assert b"s3cret-pw" not in cmdline and b"redisfs_tui.cli.daemon" in cmdline
+        (flag.path / "ok").write_text("authenticated")
+        flag.stop()
+        pw_file = tmp_path / "pw"
+        pw_file.write_text("s3cret-pw\n")
+        by_file = m.mount("auth", "--password-file", str(pw_file))
+        assert (by_file.path / "ok").read_text() == "authenticated"
+        by_file.stop()
+        by_env = m.mount("auth", password="s3cret-pw")  # REDISFS_PASSWORD
+        assert b"s3cret-pw" not in Path(f"/proc/{by_env.proc.pid}/cmdline").read_bytes()
+        assert (by_env.path / "ok").read_text() == "authenticated"
+    finally:
+        m.cleanup()
+    result = daemon("--url", server.url, "--prefix", "auth", "--mount", str(tmp_path),
+                    "--foreground", env={**os.environ, "REDISFS_PASSWORD": "wrong"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "authentication failed" in result.stderr.lower()
+
+
+def test_debug_logs_every_call_and_normal_mode_only_warnings(mounter: Mounter, fs: FileSystem):
+    quiet = mounter.mount(fs.prefix)
+    (quiet.path / "f").write_text("x")
+    os.listdir(quiet.path)
+    quiet.stop()
+    assert " DEBUG " not in quiet.log_text() and "-> getattr" not in quiet.log_text()
+    loud = mounter.mount(fs.prefix, "--debug")
+    assert (loud.path / "f").read_text() == "x"
+    assert not (loud.path / "missing").exists()
+    log = loud.log_text()
+    assert "-> getattr('/f'" in log and "<- getattr = {" in log
+    assert "-> getattr('/missing'" in log and "<- getattr: ENOENT" in log
+    assert "-> read(None, " in log and "<- read = <1 bytes>" in log
+
+
+def test_option_parsing_and_password_stripping():
+    clean, password = strip_password(
+        ["skx", "/mnt", "-o", "host=h,password=pw1,allow_other", "--password=pw2", "-f"])
+    assert clean == ["skx", "/mnt", "-o", "host=h,allow_other", "-f"] and password == "pw2"
+    assert strip_password(["-opassword=x", "--password", "y", "/m"]) == (["/m"], "y")
+    assert strip_password(["-o", "password=only"]) == ([], "only")
+    ours, fuse = split_options(["rw,host=h,port=7000,ro,allow_other,_netdev,x-systemd.foo",
+                                "max_read=65536,debug"])
+    assert ours == {"host": "h", "port": "7000", "read_only": True, "debug": True}
+    assert fuse == {"allow_other": True, "max_read": "65536"}
+    args = build_parser().parse_args(["photos", "/mnt/p", "-o", "port=7000,cache_ttl=0.5"])
+    config = config_from_args(args)
+    assert (config.prefix, config.mountpoint, config.cache_ttl) == ("photos", "/mnt/p", 0.5)
+    assert config.server.url == "redis://localhost:7000/0"
+    seed = config_from_args(build_parser().parse_args(
+        ["--host=10.1.2.3", "--port=6380", "--mount=/mnt/r", "--read-only", "--debug"]))
+    assert (seed.prefix, seed.read_only, seed.debug) == ("skx", True, True)
+    assert seed.server.url == "redis://10.1.2.3:6380/0" and not seed.foreground
