@@ -1,0 +1,196 @@
+"""The redisfs explorer: a terminal file manager that looks inside Redis.
+
+The app holds the connection and the clock; each tab is a View that runs its
+Redis calls in thread workers and reports errors as notifications.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import ClassVar
+
+import redis
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from ..core import ServerSpec, connect, redacted
+from . import fmt
+from .browser import BrowserView
+from .commands import RedisFsCommands
+from .filesystems_view import FilesystemsView
+from .fsck_view import FsckView
+from .help_screen import HelpScreen
+from .job_bar import JobBar, JobHandle
+from .mounts_view import MountsView
+from .server_view import ServerView
+from .view import View
+
+TABS = ("server", "filesystems", "browser", "mounts", "fsck")
+Clock = Callable[[], dt.datetime]
+
+
+class RedisFsApp(App[None]):
+    """``client`` is a connected redis.Redis; ``spec`` says how mounts should connect."""
+
+    TITLE = "redisfs"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {RedisFsCommands}
+    BINDINGS: ClassVar = [
+        Binding("1", "show_tab('server')", "Server", show=False, id="app.tab-server"),
+        Binding("2", "show_tab('filesystems')", "Filesystems", show=False,
+                id="app.tab-filesystems"),
+        Binding("3", "show_tab('browser')", "Browser", show=False, id="app.tab-browser"),
+        Binding("4", "show_tab('mounts')", "Mounts", show=False, id="app.tab-mounts"),
+        Binding("5", "show_tab('fsck')", "fsck", show=False, id="app.tab-fsck"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
+        Binding("escape", "cancel_job", "Cancel job", show=False, id="app.cancel-job"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        spec: ServerSpec,
+        *,
+        server_label: str | None = None,
+        server_note: str = "",
+        prefix: str | None = None,
+        start_tab: str | None = None,
+        clock: Clock | None = None,
+        notices: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.spec = spec
+        self.server_label = server_label or redacted(spec.url)
+        self.server_note = server_note
+        self.current_prefix = prefix
+        self.start_tab = start_tab or ("browser" if prefix else "filesystems")
+        self.clock = clock
+        self.notices = notices
+        self.sub_title = self.server_label
+
+    def now(self) -> dt.datetime:
+        """The app clock: fixed in tests and screenshots, the real time otherwise."""
+        return self.clock() if self.clock else dt.datetime.now(dt.UTC)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial=self.start_tab, id="tabs"):
+            with TabPane("1 Server", id="server"):
+                yield ServerView(id="server-view")
+            with TabPane("2 Filesystems", id="filesystems"):
+                yield FilesystemsView(id="filesystems-view")
+            with TabPane("3 Browser", id="browser"):
+                yield BrowserView(id="browser-view")
+            with TabPane("4 Mounts", id="mounts"):
+                yield MountsView(id="mounts-view")
+            with TabPane("5 fsck", id="fsck"):
+                yield FsckView(id="fsck-view")
+        yield JobBar(id="job-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for notice in self.notices:
+            self.notify(notice, title="redisfs", timeout=10)
+        if self.current_prefix:
+            self.browser.open_filesystem(self.current_prefix)
+        self.call_after_refresh(self.view(self.start_tab).focus_main)
+
+    # -- views -------------------------------------------------------------------------
+    @property
+    def browser(self) -> BrowserView:
+        return self.query_one(BrowserView)
+
+    @property
+    def job_bar(self) -> JobBar:
+        return self.query_one(JobBar)
+
+    def view(self, tab: str) -> View:
+        return self.query_one(f"#{tab}-view", View)
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.view(tab).focus_main()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "tabs" and event.pane.id in TABS:
+            self.view(event.pane.id).focus_main()
+
+    def run_command(self, tab: str, action: str) -> None:
+        """Run a view action (from the command palette), showing its tab first."""
+        if not tab:
+            getattr(self, f"action_{action}")()
+            return
+        self.action_show_tab(tab)
+        if action:
+            getattr(self.view(tab), f"action_{action}")()
+
+    def open_browser(self, prefix: str, path: str = "/") -> None:
+        self.current_prefix = prefix
+        self.action_show_tab("browser")
+        self.browser.open_filesystem(prefix, path)
+
+    def filesystem_deleted(self, prefix: str) -> None:
+        if self.browser.fs is not None and self.browser.fs.prefix == prefix:
+            self.browser.close_filesystem()
+        if self.current_prefix == prefix:
+            self.current_prefix = None
+
+    def filesystem_changed(self, prefix: str) -> None:
+        if self.browser.fs is not None and self.browser.fs.prefix == prefix:
+            self.browser.navigate("/")
+
+    # -- app actions ---------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_refresh(self) -> None:
+        self.view(self.active_tab).refresh_view()
+
+    def new_job(self, title: str, unit: str = "bytes") -> JobHandle | None:
+        """A handle for a long job, or None (with a warning) while another one runs."""
+        if self.job_bar.busy:
+            self.notify("Another job is running: wait for it or cancel it (escape).",
+                        severity="warning")
+            return None
+        return JobHandle(self.job_bar, title, unit)
+
+    def action_cancel_job(self) -> None:
+        if self.job_bar.cancel():
+            self.notify("Cancelling…", severity="warning")
+
+    # -- switching servers ---------------------------------------------------------------
+    def connect_to(self, url: str, username: str | None, password_file: str | None) -> None:
+        self._connect_worker(url, username, password_file)
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False, name="Connect")
+    def _connect_worker(self, url: str, username: str | None, password_file: str | None) -> None:
+        try:
+            spec = ServerSpec.from_parts(url=url, username=username, password_file=password_file)
+            client = connect(spec)
+        except (OSError, ValueError) as exc:
+            self.call_from_thread(self.notify, f"Cannot connect to {redacted(url)}: "
+                                  f"{fmt.error_text(exc)}", severity="error", timeout=10)
+            return
+        self.call_from_thread(self._switch_server, client, spec)
+
+    def _switch_server(self, client: redis.Redis, spec: ServerSpec) -> None:
+        old = self.client
+        self.client, self.spec = client, spec
+        self.server_label = self.sub_title = redacted(spec.url)
+        self.server_note = ""
+        self.current_prefix = None
+        self.browser.close_filesystem()
+        for tab in TABS:
+            self.view(tab).refresh_view()
+        old.close()
+        self.notify(f"Connected to {self.server_label}")

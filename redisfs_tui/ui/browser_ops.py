@@ -1,0 +1,240 @@
+"""File operations of the browser: new dir, rename, delete, chmod, copy out and in.
+
+Every change asks first (a modal), runs in a thread worker and reloads the
+listing; deleting a tree and copying are jobs with progress and Cancel.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from ..core import RENAME_NOREPLACE, FileSystem
+from ..core.fs import encode_name
+from . import fmt
+from .confirm import ConfirmModal
+from .form import Field, FormModal
+from .job_bar import JobHandle
+from .transfer import TransferCancelled, copy_in, copy_out, remove_tree
+from .view import View
+
+if TYPE_CHECKING:
+    from .entries import Entry
+    from .entry_list import EntryList
+
+
+def check_name(value: str) -> str | None:
+    try:
+        encode_name(value)
+    except OSError as exc:
+        return f"invalid name: {exc.strerror}"
+    return None
+
+
+class BrowserOps(View):
+    """Actions on the entry under the cursor; BrowserView provides the state."""
+
+    fs: FileSystem | None
+    path: str
+    dir_ino: int
+
+    @property
+    def entry_list(self) -> EntryList:  # provided by BrowserView
+        raise NotImplementedError
+
+    def reload(self, select: str | None = None) -> None:  # provided by BrowserView
+        raise NotImplementedError
+
+    def _ready(self, need_entry: bool = True) -> Entry | bool | None:
+        if self.fs is None:
+            self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
+            return False
+        entry = self.entry_list.current
+        if need_entry and entry is None:
+            self.notify("Nothing selected.", severity="warning")
+            return False
+        return entry if need_entry else True
+
+    # -- new directory -------------------------------------------------------------
+    def action_mkdir(self) -> None:
+        if self._ready(need_entry=False) is False:
+            return
+        form = FormModal(f"New directory in {self.path}",
+                         [Field("name", "Name", validate=check_name)], "Create")
+        self.app.push_screen(form, self._mkdir_answer)
+
+    def _mkdir_answer(self, values: dict | None) -> None:
+        if values:
+            self._mkdir_worker(self.dir_ino, str(values["name"]))
+
+    @work(thread=True, exit_on_error=False, name="New directory")
+    def _mkdir_worker(self, parent: int, name: str) -> None:
+        assert self.fs is not None
+        self.fs.mkdir(parent, name, 0o755, os.getuid(), os.getgid())
+        self.app.call_from_thread(self.notify, f"Created {name}/")
+        self.app.call_from_thread(self.reload, name)
+
+    # -- rename ------------------------------------------------------------------------
+    def action_rename(self) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        form = FormModal(f"Rename {entry.name}",
+                         [Field("name", "New name", entry.name, validate=check_name)], "Rename",
+                         note="A name containing no '/' renames in place.")
+        self.app.push_screen(form, lambda v: self._rename_answer(entry, v))
+
+    def _rename_answer(self, entry: Entry, values: dict | None) -> None:
+        if values and values["name"] != entry.name:
+            self._rename_worker(self.dir_ino, entry.raw, str(values["name"]))
+
+    @work(thread=True, exit_on_error=False, name="Rename")
+    def _rename_worker(self, parent: int, old: bytes, new: str) -> None:
+        assert self.fs is not None
+        self.fs.rename(parent, old, parent, new, RENAME_NOREPLACE)
+        self.app.call_from_thread(self.notify, f"Renamed {fmt.decode_name(old)} to {new}")
+        self.app.call_from_thread(self.reload, new)
+
+    # -- delete ------------------------------------------------------------------------
+    def action_delete(self) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        path = posixpath.join(self.path, entry.name)
+        if entry.attr.is_dir:
+            message = (f"Delete the directory {path} and everything below it?\n"
+                       "This cannot be undone (take a snapshot first if unsure).")
+        else:
+            links = entry.attr.nlink
+            extra = (f"\nThe inode has {links} names; the data stays until the last goes."
+                     if links > 1 else "")
+            message = f"Delete the {fmt.kind(entry.attr.mode)} {path}?{extra}"
+        self.app.push_screen(ConfirmModal("Delete", message),
+                             lambda ok: self._delete_answer(entry, ok))
+
+    def _delete_answer(self, entry: Entry, ok: bool | None) -> None:
+        if not ok or self.fs is None:
+            return
+        if entry.attr.is_dir:
+            handle = self.rfs.new_job(f"Deleting {entry.name}/", unit="entries")
+            if handle is None:
+                return
+            worker = self._delete_tree_worker(handle, self.dir_ino, entry)
+            self.rfs.job_bar.begin(handle.title, worker)
+        else:
+            self._unlink_worker(self.dir_ino, entry)
+
+    @work(thread=True, exit_on_error=False, name="Delete")
+    def _unlink_worker(self, parent: int, entry: Entry) -> None:
+        assert self.fs is not None
+        self.fs.unlink(parent, entry.raw)
+        self.app.call_from_thread(self.notify, f"Deleted {entry.name}")
+        self.app.call_from_thread(self.reload)
+
+    @work(thread=True, exit_on_error=False, name="Delete tree", group="job")
+    def _delete_tree_worker(self, handle: JobHandle, parent: int, entry: Entry) -> None:
+        assert self.fs is not None
+        try:
+            count = remove_tree(self.fs, parent, entry.raw, handle.progress, handle.cancelled)
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Delete cancelled after {exc}",
+                                      severity="warning")
+        else:
+            self.app.call_from_thread(self.notify, f"Deleted {entry.name}/ ({count} entries)")
+        self.app.call_from_thread(self.reload)
+
+    # -- chmod ---------------------------------------------------------------------------
+    def action_chmod(self) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        current = f"{entry.attr.mode & 0o7777:o}"
+
+        def valid(text: str) -> str | None:
+            try:
+                fmt.parse_mode(text)
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        form = FormModal(f"Permissions of {entry.name} ({fmt.filemode(entry.attr.mode)})",
+                         [Field("mode", "Octal mode", current, validate=valid)], "Apply")
+        self.app.push_screen(form, lambda v: self._chmod_answer(entry, v))
+
+    def _chmod_answer(self, entry: Entry, values: dict | None) -> None:
+        if values:
+            self._chmod_worker(entry, fmt.parse_mode(str(values["mode"])))
+
+    @work(thread=True, exit_on_error=False, name="Chmod")
+    def _chmod_worker(self, entry: Entry, mode: int) -> None:
+        assert self.fs is not None
+        attr = self.fs.chmod(entry.attr.ino, mode)
+        self.app.call_from_thread(self.notify,
+                                  f"{entry.name} is now {fmt.filemode(attr.mode)}")
+        self.app.call_from_thread(self.reload, entry.name)
+
+    # -- copy out / in -------------------------------------------------------------------
+    def action_copy_out(self) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        form = FormModal(f"Copy {entry.name} to the local disk",
+                         [Field("dest", "Local directory", os.getcwd())], "Copy",
+                         note="Files keep their permissions, times and holes.")
+        self.app.push_screen(form, lambda v: self._copy_out_answer(entry, v))
+
+    def _copy_out_answer(self, entry: Entry, values: dict | None) -> None:
+        if not values:
+            return
+        handle = self.rfs.new_job(f"Copying out {entry.name}")
+        if handle is not None:
+            dest = os.path.expanduser(str(values["dest"]))
+            self.rfs.job_bar.begin(handle.title, self._copy_out_worker(handle, entry, dest))
+
+    @work(thread=True, exit_on_error=False, name="Copy out", group="job")
+    def _copy_out_worker(self, handle: JobHandle, entry: Entry, dest: str) -> None:
+        assert self.fs is not None
+        try:
+            result = copy_out(self.fs, entry.attr, entry.name, dest, handle.progress,
+                              handle.cancelled)
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
+                                      severity="warning")
+            return
+        self.app.call_from_thread(
+            self.notify, f"Copied to {os.path.join(dest, entry.name)}: {result.summary()}, "
+            f"{fmt.size(result.bytes)}")
+
+    def action_copy_in(self) -> None:
+        if self._ready(need_entry=False) is False:
+            return
+        form = FormModal(f"Copy local files into {self.path}",
+                         [Field("src", "Local file or directory", placeholder="~/notes")],
+                         "Copy", note="A directory is copied with everything below it.")
+        self.app.push_screen(form, self._copy_in_answer)
+
+    def _copy_in_answer(self, values: dict | None) -> None:
+        if not values or not values["src"]:
+            return
+        src = os.path.expanduser(str(values["src"]))
+        handle = self.rfs.new_job(f"Copying in {os.path.basename(src.rstrip('/'))}")
+        if handle is not None:
+            worker = self._copy_in_worker(handle, self.dir_ino, src)
+            self.rfs.job_bar.begin(handle.title, worker)
+
+    @work(thread=True, exit_on_error=False, name="Copy in", group="job")
+    def _copy_in_worker(self, handle: JobHandle, parent: int, src: str) -> None:
+        assert self.fs is not None
+        name = os.path.basename(src.rstrip("/"))
+        try:
+            result = copy_in(self.fs, parent, [src], handle.progress, handle.cancelled)
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
+                                      severity="warning")
+        else:
+            self.app.call_from_thread(self.notify, f"Copied in {name}: {result.summary()}, "
+                                      f"{fmt.size(result.bytes)}")
+        self.app.call_from_thread(self.reload, name)

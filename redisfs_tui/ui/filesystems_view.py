@@ -1,0 +1,243 @@
+"""Filesystems on the server (found by their superblocks): create, delete, snapshot,
+restore, diff, and open one in the browser."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from ..core import FileSystem
+from ..core.keys import valid_prefix
+from ..core.registry import FsSummary, MountRecord, delete_filesystem, list_filesystems, list_mounts
+from ..core.snapshot import default_snapshot_name, restore, snapshot
+from . import fmt
+from .confirm import ConfirmModal
+from .diff_screen import DiffScreen
+from .form import Field, FormModal
+from .typed_confirm import TypedConfirmModal
+from .view import View
+
+COLUMNS = ("prefix", "inodes", "stored", "logical", "ratio", "codec", "block", "created",
+           "snapshot of", "mounts")
+CODECS = [("zstd (default)", "zstd"), ("zlib", "zlib"), ("raw (no compression)", "raw")]
+BLOCK_SIZES = [(fmt.size(n), str(n)) for n in (32 << 10, 64 << 10, 128 << 10, 256 << 10,
+                                               1 << 20)]
+
+
+def check_prefix(value: str) -> str | None:
+    if not valid_prefix(value):
+        return "use 1-64 characters from A-Z a-z 0-9 _ . -"
+    return None
+
+
+class FilesystemsView(View):
+    """A table of FsSummary rows; the selected row is the target of every action."""
+
+    BINDINGS: ClassVar = [
+        Binding("enter", "open", "Open", id="filesystems.open"),
+        Binding("n", "mkfs", "New", id="filesystems.mkfs"),
+        Binding("d,delete", "delete", "Delete", id="filesystems.delete"),
+        Binding("s", "snapshot", "Snapshot", id="filesystems.snapshot"),
+        Binding("r", "restore", "Restore", id="filesystems.restore"),
+        Binding("D", "diff", "Diff", id="filesystems.diff"),
+    ]
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.summaries: list[FsSummary] = []
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="fs-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="fs-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for title in COLUMNS:
+            table.add_column(title, key=title)
+        self.refresh_view()
+
+    def focus_main(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def refresh_view(self) -> None:
+        self._load_worker()
+
+    @work(thread=True, exclusive=True, group="filesystems", exit_on_error=False,
+          name="List filesystems")
+    def _load_worker(self) -> None:
+        summaries = list_filesystems(self.rfs.client)
+        mounts = list_mounts(self.rfs.client)
+        self.app.call_from_thread(self.show, summaries, mounts)
+
+    def show(self, summaries: list[FsSummary], mounts: list[MountRecord]) -> None:
+        """Fill the table (tests pass normalised copies for stable screenshots)."""
+        selected = self.selected
+        keep = selected.prefix if selected else self.rfs.current_prefix
+        self.summaries = summaries
+        live = Counter(m.prefix for m in mounts if m.alive)
+        table = self.query_one(DataTable)
+        table.clear()
+        for s in summaries:
+            table.add_row(
+                Text(s.prefix, style="bold"), Text(f"{s.inodes:,}", justify="right"),
+                Text(fmt.size(s.stored_bytes), justify="right"),
+                Text(fmt.size(s.logical_bytes), justify="right"),
+                Text(fmt.ratio(s.logical_bytes, s.stored_bytes), justify="right"),
+                Text(s.codec), Text(fmt.size(s.block_size)),
+                Text(fmt.age(s.created_ns, self.rfs.now())), Text(s.snapshot_of),
+                Text(str(live[s.prefix]) if live[s.prefix] else "", style="bold green"),
+                key=s.prefix)
+        if keep and any(s.prefix == keep for s in summaries):
+            table.move_cursor(row=table.get_row_index(keep))
+        self._detail()
+
+    @property
+    def selected(self) -> FsSummary | None:
+        table = self.query_one(DataTable)
+        if not 0 <= table.cursor_row < table.row_count:
+            return None
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return next((s for s in self.summaries if s.prefix == key), None)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._detail()
+
+    def on_data_table_row_selected(self) -> None:
+        self.action_open()
+
+    def _detail(self) -> None:
+        s = self.selected
+        detail = self.query_one("#fs-detail", Static)
+        if s is None:
+            detail.update("No filesystems on this server yet: press n to create one.")
+            return
+        detail.update(Text.assemble(
+            (s.prefix, "bold"), f"  format v{s.format_version} · uuid {s.uuid} · created "
+            f"{fmt.timestamp(s.created_ns)}" + (f" · snapshot of {s.snapshot_of}"
+                                                if s.snapshot_of else ""), style="dim"))
+
+    def _need(self) -> FsSummary | None:
+        s = self.selected
+        if s is None:
+            self.notify("No filesystem selected.", severity="warning")
+        return s
+
+    # -- actions -----------------------------------------------------------------------
+    def action_open(self) -> None:
+        if s := self._need():
+            self.rfs.open_browser(s.prefix)
+
+    def action_mkfs(self) -> None:
+        fields = [Field("prefix", "Prefix (the key namespace)", validate=check_prefix),
+                  Field("codec", "Compression", "zstd", options=CODECS),
+                  Field("block_size", "Block size", str(128 << 10), options=BLOCK_SIZES)]
+        self.app.push_screen(FormModal("New filesystem (mkfs)", fields, "Create"),
+                             self._mkfs_answer)
+
+    def _mkfs_answer(self, values: dict | None) -> None:
+        if values:
+            self._mkfs_worker(str(values["prefix"]), str(values["codec"]),
+                              int(values["block_size"]))
+
+    @work(thread=True, exit_on_error=False, name="mkfs")
+    def _mkfs_worker(self, prefix: str, codec: str, block_size: int) -> None:
+        FileSystem.mkfs(self.rfs.client, prefix, codec=codec, block_size=block_size)
+        self.rfs.current_prefix = prefix
+        self.app.call_from_thread(self.notify, f"Created filesystem {prefix}")
+        self.app.call_from_thread(self.refresh_view)
+
+    def action_delete(self) -> None:
+        s = self._need()
+        if s is None:
+            return
+        message = (f"Delete filesystem {s.prefix}: {s.inodes:,} inodes, "
+                   f"{fmt.size(s.logical_bytes)} of data, every key under {{{s.prefix}}}:*.\n"
+                   "This cannot be undone.")
+        self.app.push_screen(TypedConfirmModal("Delete filesystem", message, s.prefix),
+                             lambda ok: ok and self._delete_start(s.prefix))
+
+    def _delete_start(self, prefix: str) -> None:
+        handle = self.rfs.new_job(f"Deleting filesystem {prefix}")
+        if handle is not None:
+            self.rfs.job_bar.begin(handle.title, self._delete_worker(prefix))
+
+    @work(thread=True, exit_on_error=False, name="Delete filesystem", group="job")
+    def _delete_worker(self, prefix: str) -> None:
+        removed = delete_filesystem(self.rfs.client, prefix)
+        self.app.call_from_thread(self.rfs.filesystem_deleted, prefix)
+        self.app.call_from_thread(self.notify, f"Deleted {prefix} ({removed:,} keys)")
+        self.app.call_from_thread(self.refresh_view)
+
+    def action_snapshot(self) -> None:
+        s = self._need()
+        if s is None:
+            return
+        fields = [Field("target", "Snapshot prefix", default_snapshot_name(s.prefix),
+                        validate=check_prefix)]
+        note = "A point-in-time copy made inside Redis in one step; it mounts like any other."
+        self.app.push_screen(FormModal(f"Snapshot {s.prefix}", fields, "Snapshot", note),
+                             lambda v: v and self._snapshot_start(s.prefix, str(v["target"])))
+
+    def _snapshot_start(self, source: str, target: str) -> None:
+        handle = self.rfs.new_job(f"Snapshot {source} -> {target}")
+        if handle is not None:
+            self.rfs.job_bar.begin(handle.title, self._snapshot_worker(source, target))
+
+    @work(thread=True, exit_on_error=False, name="Snapshot", group="job")
+    def _snapshot_worker(self, source: str, target: str) -> None:
+        result = snapshot(self.rfs.client, source, target)
+        self.app.call_from_thread(
+            self.notify, f"Snapshot {target}: {result.inodes:,} inodes in {result.seconds:.2f}s")
+        self.app.call_from_thread(self.refresh_view)
+
+    def action_restore(self) -> None:
+        s = self._need()
+        if s is None:
+            return
+        if not s.snapshot_of:
+            self.notify(f"{s.prefix} is not a snapshot: select a snapshot to restore from.",
+                        severity="warning")
+            return
+        fields = [Field("target", "Restore into (replaces its contents)", s.snapshot_of,
+                        validate=check_prefix)]
+        self.app.push_screen(FormModal(f"Restore {s.prefix}", fields, "Next…"),
+                             lambda v: v and self._restore_confirm(s.prefix, str(v["target"])))
+
+    def _restore_confirm(self, snap: str, target: str) -> None:
+        message = (f"Replace the whole contents of {target} with snapshot {snap}?\n"
+                   f"Everything written to {target} since the snapshot is lost. "
+                   "Unmount it first.")
+        self.app.push_screen(ConfirmModal("Restore snapshot", message, "Restore"),
+                             lambda ok: ok and self._restore_start(snap, target))
+
+    def _restore_start(self, snap: str, target: str) -> None:
+        handle = self.rfs.new_job(f"Restore {snap} -> {target}")
+        if handle is not None:
+            self.rfs.job_bar.begin(handle.title, self._restore_worker(snap, target))
+
+    @work(thread=True, exit_on_error=False, name="Restore", group="job")
+    def _restore_worker(self, snap: str, target: str) -> None:
+        result = restore(self.rfs.client, snap, target)
+        self.app.call_from_thread(self.notify, f"Restored {target} from {snap}: "
+                                  f"{result.inodes:,} inodes")
+        self.app.call_from_thread(self.rfs.filesystem_changed, target)
+        self.app.call_from_thread(self.refresh_view)
+
+    def action_diff(self) -> None:
+        s = self._need()
+        if s is None:
+            return
+        options = [(x.prefix, x.prefix) for x in self.summaries]
+        older = s.snapshot_of if any(x.prefix == s.snapshot_of for x in self.summaries) \
+            else s.prefix
+        fields = [Field("a", "From (older)", older, options=options),
+                  Field("b", "To (newer)", s.prefix, options=options)]
+        self.app.push_screen(FormModal("Diff two filesystems", fields, "Diff"),
+                             lambda v: v and self.app.push_screen(
+                                 DiffScreen(str(v["a"]), str(v["b"]))))

@@ -1,0 +1,94 @@
+"""Preview pane: highlighted text, a hex view for binary, summaries for the rest.
+
+``render_preview`` is pure and runs in the worker thread (highlighting 64 KiB
+takes a while); the widget only swaps in the finished Content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pygments.lexers import get_lexer_for_filename, guess_lexer
+from pygments.util import ClassNotFound
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content, Span
+from textual.highlight import highlight
+from textual.widgets import Static
+
+from . import fmt
+from .preview_data import PreviewData, hexdump
+
+
+def language_for(name: str, text: str) -> str:
+    """Pygments language from the file name, or a shebang; plain text otherwise.
+
+    Never runs the slow content-sniffing of every lexer over a large file.
+    """
+    try:
+        return get_lexer_for_filename(name).aliases[0]
+    except (ClassNotFound, IndexError):
+        pass
+    if text.startswith("#!"):
+        try:
+            return guess_lexer(text[:512]).aliases[0]
+        except (ClassNotFound, IndexError):
+            pass
+    return "text"
+
+
+def facts_line(data: PreviewData, now: dt.datetime) -> str:
+    a = data.attr
+    links = f" · {a.nlink} links" if a.nlink > 1 and not a.is_dir else ""
+    return (f"inode {a.ino} · {fmt.filemode(a.mode)} · {fmt.owner(a.uid, a.gid)} · "
+            f"modified {fmt.age(a.mtime_ns, now)}{links}")
+
+
+def hex_content(data: bytes) -> Content:
+    text = hexdump(data)
+    spans: list[Span] = []
+    start = 0
+    for line in text.split("\n"):
+        spans.append(Span(start, start + 8, "$text-muted"))
+        spans.append(Span(start + 60, start + len(line), "$text-accent"))
+        start += len(line) + 1
+    return Content(text, spans=spans)
+
+
+def facts_content(facts: list[tuple[str, str]]) -> Content:
+    if not facts:
+        return Content("")
+    width = max(len(k) for k, _ in facts) + 2
+    lines = [Content.assemble((f"{k:<{width}}", "bold $text-muted"), v) for k, v in facts]
+    return Content("\n").join(lines)
+
+
+def render_preview(data: PreviewData, now: dt.datetime) -> tuple[Content, Content]:
+    """(header, body) ready to show; safe to call from a thread."""
+    header = Content.assemble((data.headline, "bold"), "\n", (facts_line(data, now), "dim"))
+    if data.kind == "text":
+        if not data.text:
+            return header, Content.styled("(empty)", "dim italic")
+        name = data.path.rsplit("/", 1)[-1]
+        body = highlight(data.text, language=language_for(name, data.text))
+    elif data.kind == "binary":
+        body = hex_content(data.data)
+    else:
+        body = facts_content(data.facts)
+    return header, body
+
+
+class PreviewPane(VerticalScroll):
+    """Header and body of the current preview."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="preview-header", markup=False)
+        yield Static("", id="preview-body", markup=False)
+
+    def show(self, header: Content | str, body: Content | str) -> None:
+        self.query_one("#preview-header", Static).update(header)
+        self.query_one("#preview-body", Static).update(body)
+        self.scroll_home(animate=False)
+
+    def clear(self, message: str = "") -> None:
+        self.show(Content.styled(message, "dim"), "")

@@ -1,0 +1,46 @@
+"""Base class of the app's views: worker errors become notifications, never tracebacks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.containers import Container
+from textual.worker import Worker, WorkerState
+
+from . import fmt
+
+if TYPE_CHECKING:
+    from .app import RedisFsApp
+
+
+class View(Container):
+    """A tab of the main screen.  Subclasses run Redis calls in thread workers."""
+
+    @property
+    def rfs(self) -> RedisFsApp:
+        """The app, typed (``self.app`` is typed as a plain App)."""
+        return cast("RedisFsApp", self.app)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        bar = self.rfs.job_bar
+        if event.worker.is_finished and bar.worker is event.worker:
+            bar.end()
+            if event.state is WorkerState.CANCELLED:
+                self.notify(f"{event.worker.name or 'Job'} cancelled", severity="warning")
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.notify(fmt.error_text(event.worker.error), title=event.worker.name or "Error",
+                        severity="error", timeout=8)
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker) -> None:
+        """Hook: undo 'loading…' states when a worker fails."""
+
+    def refresh_view(self) -> None:
+        """Reload everything the view shows (ctrl+r, and after changes elsewhere)."""
+
+    def focus_main(self) -> None:
+        """Put focus on the view's main widget when its tab is selected."""
+        for widget in self.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return

@@ -1,0 +1,101 @@
+"""Shared helpers of the UI tests: a fixed clock, a deterministic demo, waiting for workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import time
+from collections.abc import Awaitable, Callable
+
+import redis
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Static
+from textual.worker import WorkerCancelled, WorkerFailed
+
+from redisfs_tui.core import FileSystem, ServerSpec
+from redisfs_tui.core.demo import build_demo
+from redisfs_tui.ui.app import RedisFsApp
+
+NOW_NS = 1_700_000_000 * 10**9  # 2023-11-14 22:13:20 UTC: every time the UI shows is fixed
+FIXED_UUID = "0" * 32
+
+
+def clock() -> dt.datetime:
+    return dt.datetime.fromtimestamp(NOW_NS / 1e9, dt.UTC)
+
+
+def pinned_demo(client: redis.Redis, prefix: str) -> FileSystem:
+    """The demo filesystem with every volatile field pinned (ctime, created, uuid).
+
+    utimens sets atime/mtime from the fixed clock but ctime is always 'now', so
+    the test data gets ctime written directly (fixture data, not behaviour).
+    """
+    fs, created = build_demo(client, prefix, now_ns=NOW_NS, uid=0, gid=0)
+    if created:
+        next_ino = int(client.hget(fs.keys.superblock, "next_ino"))
+        pipe = client.pipeline(transaction=False)
+        for ino in range(1, next_ino + 1):
+            pipe.exists(fs.keys.inode(ino))
+        exists = pipe.execute()
+        for ino, present in zip(range(1, next_ino + 1), exists, strict=True):
+            if present:
+                pipe.hset(fs.keys.inode(ino), "ctime", NOW_NS)
+        pipe.hset(fs.keys.superblock, mapping={"created": NOW_NS, "uuid": FIXED_UUID})
+        pipe.execute()
+    return fs
+
+
+def make_app(url: str, client: redis.Redis, prefix: str | None = None,
+             tab: str | None = None) -> RedisFsApp:
+    return RedisFsApp(client, ServerSpec(url=url), server_label="redis://test-server/0",
+                      prefix=prefix, start_tab=tab, clock=clock)
+
+
+async def settle(pilot: Pilot, rounds: int = 3) -> None:
+    """Let timers fire and thread workers finish, a few times over (they chain)."""
+    for _ in range(rounds):
+        await pilot.pause(0.07)
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):  # replaced or failed: fine
+            await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0,
+                   what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def text_of(widget: Static, width: int = 200) -> str:
+    """Plain text of what a Static shows (Content or a Rich renderable)."""
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    if hasattr(content, "plain"):
+        return str(content.plain)
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
+def notifications(app: RedisFsApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def run(app: RedisFsApp, scenario: Callable[[Pilot], Awaitable[None]],
+        size: tuple[int, int] = (140, 40)) -> None:
+    """Run a pilot scenario to completion (plain def tests, no asyncio plugin needed)."""
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await scenario(pilot)
+
+    asyncio.run(main())
