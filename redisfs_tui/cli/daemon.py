@@ -187,9 +187,12 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
     port = pick("port", int)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"bad port {port}")
+    url, host = pick("url", str), pick("host", str)
+    if url is None and host is None and port is None:
+        url = _default_url()
     try:
         server = ServerSpec.from_parts(
-            url=pick("url", str), host=pick("host", str), port=port,
+            url=url, host=host, port=port,
             username=pick("username", str), password=None,
             password_file=pick("password_file", str))
     except OSError as exc:
@@ -240,5 +243,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _default_url() -> str:
+    """No server named: the same default as redisfs-ui (localhost:6379 if it answers,
+    else the private embedded redis-server under the XDG directories)."""
+    from ..core.embedded import default_server_url
+
+    try:
+        return default_server_url()
+    except (OSError, RuntimeError) as exc:
+        raise UsageError(f"no server given, localhost:6379 does not answer and the private "
+                         f"redis-server could not start: {exc}") from exc
+
+
 if __name__ == "__main__":
     sys.exit(main())
+
