@@ -116,6 +116,18 @@ def test_static_imports_of_core_and_rdb() -> None:
     assert {n: h for n, h in bad.items() if h} == {}
 
 
+def test_ui_reaches_redis_only_through_core() -> None:
+    """Every Redis call of the app goes through core (and so runs the same code
+    paths, errno mapping and key names as the daemon)."""
+    ui = [n for n in MODULES if n.startswith("redisfs_tui.ui")]
+    assert "redisfs_tui.ui.app" in ui
+    # mount.spawn (starting/stopping daemon processes) is fine; the FUSE layer is not
+    forbidden = ("redis", "hiredis", "mfusepy", "fuse", "redisfs_tui.mount._fuse",
+                 "redisfs_tui.mount.operations", "redisfs_tui.mount.runner")
+    bad = {n: _hits(sorted(GRAPH[n]), forbidden) for n in ui}
+    assert {n: h for n, h in bad.items() if h} == {}
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (or a self-import)."""
     index: dict[str, int] = {}

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import redis
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -27,6 +26,9 @@ from .job_bar import JobBar, JobHandle
 from .mounts_view import MountsView
 from .server_view import ServerView
 from .view import View
+
+if TYPE_CHECKING:
+    import redis
 
 TABS = ("server", "filesystems", "browser", "mounts", "fsck")
 Clock = Callable[[], dt.datetime]

@@ -1,61 +1,17 @@
-"""The raw Redis keys behind one inode, for the inspector (no Textual here).
-
-Key names come from ``fs.keys`` (core/keys.py) only; this module reads them
-with plain commands so a person sees exactly what is stored.
-"""
+"""How the inspector explains raw inode fields to a person (the Redis reads are
+in core/inspect.py)."""
 
 from __future__ import annotations
 
 import stat
-from dataclasses import dataclass, field
 
-import redis
-
-from ..core import FileSystem, codec
-from ..core.data import BlockInfo
-from ..core.errors import translated
+from ..core import FileSystem
+from ..core import inspect as core_inspect
+from ..core.inspect import MAX_BLOCKS, MAX_ENTRIES, MAX_SCAN_BLOCKS, InodeReport, KeyReport
 from . import fmt
 
-MAX_ENTRIES = 200
-MAX_BLOCKS = 64  # blocks fetched to show codec and raw size (each up to one block size)
-MAX_SCAN_BLOCKS = 1 << 20  # STRLEN-scanned blocks (128 GiB at 128 KiB)
-SCAN_BATCH = 10_000
+__all__ = ["MAX_SCAN_BLOCKS", "InodeReport", "KeyReport", "inode_report", "meaning"]
 TIME_FIELDS = {"atime", "mtime", "ctime"}
-
-
-@dataclass
-class KeyReport:
-    """One Redis key: its name, type, memory and (some of) its fields."""
-
-    key: str
-    rtype: str
-    memory: int | None
-    length: int
-    fields: list[tuple[str, str, str]] = field(default_factory=list)  # (field, raw, meaning)
-
-
-@dataclass
-class InodeReport:
-    ino: int
-    inode: KeyReport
-    dirents: KeyReport | None
-    xattrs: KeyReport | None
-    blocks: list[BlockInfo]
-    block_total: int
-    block_size: int
-    codec: str
-    orphan: bool
-    stored_total: int = 0  # bytes in all block keys
-    present: int = 0  # block keys that exist (the rest are holes)
-
-
-def show_bytes(value: bytes) -> str:
-    """Text when it is text, else a Python bytes literal (so nothing is hidden)."""
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        return repr(value)
-    return text if text.isprintable() else repr(value)
 
 
 def meaning(name: str, raw: bytes) -> str:
@@ -75,81 +31,7 @@ def meaning(name: str, raw: bytes) -> str:
     return ""
 
 
-def _memory(client: redis.Redis, key: str) -> int | None:
-    try:
-        value = client.memory_usage(key)
-    except redis.ResponseError:  # MEMORY may be disabled by ACL or renamed
-        return None
-    return int(value) if value is not None else None
-
-
-def _hash(client: redis.Redis, key: str, limit: int, inode: bool = False) -> KeyReport | None:
-    rtype = client.type(key).decode()
-    if rtype == "none":
-        return None
-    length = int(client.hlen(key))
-    fields: list[tuple[str, str, str]] = []
-    if inode:
-        raw = client.hgetall(key)
-        for name, value in sorted(raw.items()):
-            text = name.decode(errors="replace")
-            fields.append((text, show_bytes(value), meaning(text, value)))
-    else:
-        for name, value in client.hscan_iter(key, count=limit):
-            fields.append((show_bytes(name), show_bytes(value), ""))
-            if len(fields) >= limit:
-                break
-        fields.sort()
-    return KeyReport(key, rtype, _memory(client, key), length, fields)
-
-
 def inode_report(fs: FileSystem, ino: int, max_entries: int = MAX_ENTRIES,
                  max_blocks: int = MAX_BLOCKS) -> InodeReport:
-    """Everything stored for ``ino``: inode hash, entries, xattrs and data blocks."""
-    client, keys = fs.client, fs.keys
-    with translated():
-        inode = _hash(client, keys.inode(ino), 0, inode=True)
-        if inode is None:
-            inode = KeyReport(keys.inode(ino), "none", None, 0)
-        dirents = _hash(client, keys.dirents(ino), max_entries)
-        xattrs = _hash(client, keys.xattrs(ino), max_entries)
-        orphan = bool(client.sismember(keys.orphans, ino))
-    mode = next((int(raw) for name, raw, _ in inode.fields if name == "mode"), 0)
-    size = next((int(raw) for name, raw, _ in inode.fields if name == "size"), 0)
-    blocks: list[BlockInfo] = []
-    total = stored = present = 0
-    if stat.S_ISREG(mode):
-        total = (size + fs.block_size - 1) // fs.block_size
-        blocks, stored, present = _blocks(fs, ino, total, max_blocks)
-    return InodeReport(ino, inode, dirents, xattrs, blocks, total, fs.block_size, fs.codec,
-                       orphan, stored, present)
-
-
-def _blocks(fs: FileSystem, ino: int, total: int, limit: int) -> tuple[list[BlockInfo], int, int]:
-    """Which block keys exist (STRLEN of each: cheap, no data moves), then codec and
-    sizes of the first ``limit`` stored ones.  Holes between them are reported
-    as holes, so a sparse 1 GiB image shows the one block that holds data."""
-    client = fs.client
-    lengths: list[int] = []
-    with translated():
-        for start in range(0, min(total, MAX_SCAN_BLOCKS), SCAN_BATCH):
-            pipe = client.pipeline(transaction=False)
-            for index in range(start, min(start + SCAN_BATCH, total)):
-                pipe.strlen(fs.keys.block(ino, index))
-            lengths.extend(int(n) for n in pipe.execute())
-        present = [i for i, n in enumerate(lengths) if n]
-        shown = present[:limit]
-        values = client.mget([fs.keys.block(ino, i) for i in shown]) if shown else []
-    infos: list[BlockInfo] = []
-    previous = -1
-    for index, value in zip(shown, values, strict=True):
-        for hole in range(previous + 1, index):
-            infos.append(BlockInfo(hole, fs.keys.block(ino, hole), "hole", 0, 0))
-        raw = len(codec.decode(value, fs.block_size)) if value else 0
-        infos.append(BlockInfo(index, fs.keys.block(ino, index), codec.codec_name(value),
-                               len(value or b""), raw))
-        previous = index
-    last = min(total, len(lengths)) if len(shown) == len(present) else previous + 1
-    for hole in range(previous + 1, last):
-        infos.append(BlockInfo(hole, fs.keys.block(ino, hole), "hole", 0, 0))
-    return infos, sum(lengths), len(present)
+    """The core's report with every inode field explained."""
+    return core_inspect.inode_report(fs, ino, max_entries, max_blocks, describe=meaning)
