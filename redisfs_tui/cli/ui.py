@@ -11,7 +11,7 @@ import argparse
 
 from ..core import FileSystem, FsError, ServerSpec, redacted
 from ..core.demo import DEMO_PREFIX, build_demo
-from ..core.embedded import resolve_default_server
+from ..core.embedded import DefaultServer, ensure_embedded_server, resolve_default_server
 from ..core.keys import valid_prefix
 from .common import add_server_args, connect_or_exit, fail, run_main, spec_from_args
 
@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "redis-server (data in $XDG_DATA_HOME/redisfs).",
     )
     add_server_args(parser)
+    parser.add_argument("--embedded", action="store_true",
+                        help="use the private redis-server even if localhost:6379 answers")
     parser.add_argument("--prefix", help="open this filesystem in the browser")
     parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=None,
                         help=f"create the demo filesystem {DEMO_PREFIX!r} if missing and open "
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = spec_from_args(args)
         else:
             try:
-                default = resolve_default_server()
+                default = _embedded() if args.embedded else resolve_default_server()
             except (FileNotFoundError, RuntimeError, OSError) as exc:
                 fail(PROGRAM, str(exc))
                 raise AssertionError from exc  # fail() exits
@@ -79,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         return app.return_code or 0
 
     return run_main(PROGRAM, body)
+
+
+def _embedded() -> DefaultServer:
+    server = ensure_embedded_server()
+    return DefaultServer(server.url, server, server.describe())
 
 
 if __name__ == "__main__":
