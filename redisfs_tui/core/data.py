@@ -102,12 +102,16 @@ class DataOps:
         return bytes(out)
 
     def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview,
-              size_hint: int | None = None) -> int:
+              size_hint: int | None = None, then_set: list[tuple[str, int]] | None = None
+              ) -> int:
         """Write at any offset (beyond EOF leaves a hole); returns bytes written.
 
         ``size_hint`` is the caller's idea of the file size (the FUSE mount knows it):
         a partial block that starts at or past it is assumed absent instead of read
         first.  The write script still checks, so a wrong hint only costs a retry.
+        ``then_set``: attribute changes (as ``set_attributes``) applied after the data
+        by the same script, so a mount can send a close's data and a deferred
+        chmod/utimens in one round trip.
         """
         self._writable()
         if offset < 0:
@@ -121,12 +125,15 @@ class DataOps:
             start = offset + done
             chunk_end = min(offset + len(view), (start // self.block_size) * self.block_size
                             + WRITE_CHUNK)
-            self._write_chunk(ino, start, view[done:done + (chunk_end - start)], size_hint)
+            last_chunk = chunk_end == offset + len(view)
+            self._write_chunk(ino, start, view[done:done + (chunk_end - start)], size_hint,
+                              then_set if last_chunk else None)
             done += chunk_end - start
         return len(view)
 
     def _write_chunk(self, ino: int, offset: int, data: memoryview,
-                     size_hint: int | None = None) -> None:
+                     size_hint: int | None = None,
+                     then_set: list[tuple[str, int]] | None = None) -> None:
         bs = self.block_size
         end = offset + len(data)
         first, last = offset // bs, (end - 1) // bs
@@ -158,7 +165,8 @@ class DataOps:
                     args += [index, _stored_hash(old[index]), self._encode(raw)]
                 else:
                     args += [index, "-", self._encode(piece)]
-            if self._run("write", ino, end, time.time_ns(), *args):
+            changes = [v for pair in then_set or () for v in pair]
+            if self._run("write", ino, end, time.time_ns(), len(changes) // 2, *changes, *args):
                 return
         raise FsError(errno.EAGAIN, "block kept changing under concurrent writers")
 

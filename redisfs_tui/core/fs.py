@@ -317,6 +317,10 @@ class FileSystem(DataOps):
             fields += ["gid", gid]
         return self._setattr(ino, fields)
 
+    def set_attributes(self, ino: int, changes: list[tuple[str, int]]) -> Attr:
+        """Several changes at once: ('perm', bits), ('uid'|'gid', id), ('atime'|'mtime', ns)."""
+        return self._setattr(ino, [v for pair in changes for v in pair])
+
     def utimens(self, ino: int, atime_ns: int | None, mtime_ns: int | None) -> Attr:
         """None leaves that time unchanged (UTIME_OMIT)."""
         fields: list[object] = []
@@ -342,9 +346,13 @@ class FileSystem(DataOps):
 
     def release(self, ino: int, count: int = 1) -> None:
         """Drop handles; the last close of an unlinked file frees it."""
-        if self.read_only:
+        self.release_many([(ino, count)])
+
+    def release_many(self, handles: list[tuple[int, int]]) -> None:
+        """release() of several (inode, count) pairs in one round trip."""
+        if self.read_only or not handles:
             return
-        self._run("release", ino, self.session_id, count)
+        self._run("release", self.session_id, *[v for pair in handles for v in pair])
 
     def reap_session(self, session_id: str) -> int:
         """Release what a dead mount held; returns how many orphans were freed."""

@@ -40,6 +40,30 @@ def _timespec_ns(ts: Any) -> int | None:
     return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 
 
+STAT_SIZE = ctypes.sizeof(mfusepy.c_stat)
+FULL_STAT = 12  # keys of a full attribute dict (operations._to_stat)
+
+
+def fill_stat(st: Any, attrs: dict[str, int]) -> None:
+    """mfusepy.set_st_attrs for our dicts, without its per-key getattr/setattr probing
+    (called for every getattr and every READDIRPLUS entry).  ``st`` is zeroed."""
+    if len(attrs) != FULL_STAT:
+        mfusepy.set_st_attrs(st, attrs, use_ns=True)
+        return
+    st.st_ino = attrs["st_ino"]
+    st.st_mode = attrs["st_mode"]
+    st.st_nlink = attrs["st_nlink"]
+    st.st_uid = attrs["st_uid"]
+    st.st_gid = attrs["st_gid"]
+    st.st_size = attrs["st_size"]
+    st.st_rdev = attrs["st_rdev"]
+    st.st_blocks = attrs["st_blocks"]
+    st.st_blksize = attrs["st_blksize"]
+    for key, spec in (("st_atime", st.st_atimespec), ("st_mtime", st.st_mtimespec),
+                      ("st_ctime", st.st_ctimespec)):
+        spec.tv_sec, spec.tv_nsec = divmod(attrs[key], 1_000_000_000)
+
+
 class RedisFUSE(mfusepy.FUSE):
     """mfusepy's FUSE with the libfuse3 arguments it would otherwise discard."""
 
@@ -74,18 +98,22 @@ class RedisFUSE(mfusepy.FUSE):
             times = (now, now)
         return self.operations.utimens(self._path(path), times, self._fh(fip))
 
+    def getattr_fuse_3(self, path: bytes | None, buf: Any, fip: Any) -> int:
+        ctypes.memset(buf, 0, STAT_SIZE)
+        fill_stat(buf.contents, self.operations.getattr(self._path(path), self._fh(fip)))
+        return 0
+
     def readdir_fuse_3(self, path: bytes | None, buf: Any, filler: Any, offset: int, fip: Any,
                        flags: int) -> int:
         """Full attributes with every entry (READDIRPLUS), and real offsets, so the
         kernel needs no LOOKUP per entry and can continue a listing anywhere."""
         plus = FILL_DIR_PLUS if flags & READDIR_PLUS else 0
         st = mfusepy.c_stat()
-        size = ctypes.sizeof(st)
         while True:
             page = self.operations.readdir_page(self._path(path), fip.contents.fh, offset)
             for name, attrs, next_offset in page:
-                ctypes.memset(ctypes.byref(st), 0, size)
-                mfusepy.set_st_attrs(st, attrs, use_ns=True)
+                ctypes.memset(ctypes.byref(st), 0, STAT_SIZE)
+                fill_stat(st, attrs)
                 if filler(buf, name.encode(self.encoding, self.errors), st, next_offset, plus):
                     return 0  # the kernel's buffer is full
                 offset = next_offset

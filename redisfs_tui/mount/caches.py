@@ -95,6 +95,9 @@ class MetaCache:
         # "no such name" without asking Redis, like the kernel's negative cache)
         self.listings: TtlCache[int, set[str]] = TtlCache(ttl)
         self._generation: dict[int, int] = {}  # directory inode -> local change counter
+        # directory inode -> (generation, [(name, inode)]) of its last full listing, so a
+        # second opendir soon after (rm -rf, find) lists from memory
+        self.entries: TtlCache[int, tuple[int, list[tuple[str, int]]]] = TtlCache(ttl)
 
     def remember(self, path: str, attr: Attr) -> None:
         self.paths.put(path, attr.ino)
@@ -122,10 +125,26 @@ class MetaCache:
     def generation(self, dir_ino: int) -> int:
         return self._generation.get(dir_ino, 0)
 
-    def listing_from_readdir(self, dir_ino: int, names: set[str], generation: int) -> None:
+    def listing_from_readdir(self, dir_ino: int, entries: list[tuple[str, int]],
+                             generation: int) -> None:
         """Keep a full listing unless this mount changed the directory meanwhile."""
         if self.generation(dir_ino) == generation:
-            self.listings.put(dir_ino, names)
+            self.listings.put(dir_ino, {name for name, _ in entries})
+            self.entries.put(dir_ino, (generation, entries))
+
+    def cached_listing(self, dir_ino: int) -> list[tuple[str, Attr]] | None:
+        """The directory's entries with attributes, if all are still cached and this
+        mount did not change the directory since they were listed."""
+        hit = self.entries.get(dir_ino)
+        if hit is None or hit[0] != self.generation(dir_ino):
+            return None
+        out = []
+        for name, ino in hit[1]:
+            attr = self.attrs.get(ino)
+            if attr is None:
+                return None
+            out.append((name, attr))
+        return out
 
     def name_added(self, dir_ino: int, name: str) -> None:
         self._generation[dir_ino] = self.generation(dir_ino) + 1

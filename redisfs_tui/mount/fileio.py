@@ -137,7 +137,10 @@ class FileIo:
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         self._writable()
-        self.writeback.add(self._state(fh), offset, data)
+        state = self._state(fh)
+        if "mtime" in state.pending:  # a utimens before this write must not win over it
+            self.writeback.flush(state)
+        self.writeback.add(state, offset, data)
         return len(data)
 
     def flush(self, path: str | None, fh: int) -> int:

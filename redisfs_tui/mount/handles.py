@@ -93,6 +93,11 @@ class InodeState:
     inflight: Future[list[tuple[int, bytearray]]] | None = None
     inflight_end: int = 0
     size_hint: int | None = None  # file size as last seen (spares reading blocks past EOF)
+    # chmod/chown/utimens that arrived while data was buffered: stored with that data by
+    # the next flush (one round trip), shown by this mount at once; field -> value as
+    # core's set_attributes takes them, and when the last one arrived (the ctime)
+    pending: dict[str, int] = field(default_factory=dict)
+    pending_ctime: int = 0
     # sequential reads: the last window fetched from Redis (offset, bytes), and where
     # the previous read ended; dropped whenever this mount changes the file
     window: tuple[int, bytes] | None = None

@@ -7,9 +7,16 @@ stores the rest; it returns only once Redis has everything.  A batch that fails
 (Redis away) goes back into the buffer, to be retried by the next flush, which
 reports the error if it fails too.
 
+Like the kernel's dirty-page writeback, a timer stores what has been buffered
+for a while even if nobody closes or syncs the file (a log kept open, a slow
+writer): data and deferred chmod/chown/utimens reach Redis, and so other mounts
+and a crash-surviving copy, within two ``interval`` ticks.
+
 Releasing an open handle in Redis is not something anybody waits for: the
-kernel sends RELEASE after close() has returned.  Releases run on their own
-thread, in order, and are retried while Redis is unreachable.
+kernel sends RELEASE after close() has returned.  Releases are queued for one
+background thread, which sends all that have collected in one script call, and
+retries while Redis is unreachable.  Late is safe: an unlink that runs first finds
+the handle still open and keeps the inode as an orphan, which the release frees.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +35,9 @@ from .handles import InodeState
 log = logging.getLogger("redisfs.mount")
 
 MAX_EXTENTS = 64  # random writes: store before merging gets expensive
+RELEASE_LINGER = 0.005  # seconds a queued release waits for company
+RELEASE_RETRY = 1.0  # seconds between attempts while Redis is unreachable
+WRITEBACK_INTERVAL = 1.0  # seconds; buffered data is stored within two ticks
 
 
 class Writeback:
@@ -34,9 +46,45 @@ class Writeback:
         self.limit = limit
         self.on_stored = on_stored  # called with the inode after data reached Redis
         self._flushers = ThreadPoolExecutor(2, thread_name_prefix="redisfs-flush")
-        self._releaser = ThreadPoolExecutor(1, thread_name_prefix="redisfs-release")
-        self._unreleased: list[int] = []  # releases that failed while Redis was away
-        self._unreleased_mutex = threading.Lock()
+        self._releases: Counter[int] = Counter()  # inode -> handles to release
+        self._release_cv = threading.Condition()
+        self._closing = False
+        self._releaser = threading.Thread(target=self._release_loop, name="redisfs-release",
+                                          daemon=True)
+        self._releaser.start()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    def start_timer(self, states: Callable[[], list[InodeState]],
+                    interval: float = WRITEBACK_INTERVAL) -> None:
+        """Store buffers that stay dirty for a whole tick (see the module docstring)."""
+        self._timer = threading.Thread(target=self._timer_loop, args=(states, interval),
+                                       name="redisfs-writeback", daemon=True)
+        self._timer.start()
+
+    def _timer_loop(self, states: Callable[[], list[InodeState]], interval: float) -> None:
+        dirty_before: dict[int, InodeState] = {}
+        while not self._stop.wait(interval):
+            dirty_now = {}
+            for state in states():
+                if not self.dirty(state):
+                    continue
+                if dirty_before.get(state.ino) is state:
+                    self._store_quietly(state)
+                else:
+                    dirty_now[state.ino] = state
+            dirty_before = dirty_now
+
+    def _store_quietly(self, state: InodeState) -> None:
+        """Timer flush: skip an inode busy with its own flush; keep data on errors."""
+        if not state.io_mutex.acquire(blocking=False):
+            return
+        try:
+            self.flush_locked(state)
+        except OSError as exc:
+            log.warning("writeback of inode %d failed, retrying: %s", state.ino, exc.strerror)
+        finally:
+            state.io_mutex.release()
 
     # -- writes -------------------------------------------------------------
     def add(self, state: InodeState, offset: int, data: bytes) -> None:
@@ -59,18 +107,21 @@ class Writeback:
     def flush_locked(self, state: InodeState) -> None:
         """flush() for a caller that holds ``state.io_mutex``."""
         self._collect(state)
-        if not state.buffer:
+        if not state.buffer and not state.pending:
             return
         extents = state.buffer.take()
+        changes = list(state.pending.items())
+        state.pending = {}
         state.window = None
         try:
-            self._store(state, extents)
+            self._store(state, extents, changes)
         except OSError:
             state.buffer.give_back([(o, d) for o, d in extents if d])
+            state.pending = {**dict(changes), **state.pending}
             raise
 
     def dirty(self, state: InodeState) -> bool:
-        return bool(state.buffer) or state.inflight is not None
+        return bool(state.buffer) or state.inflight is not None or bool(state.pending)
 
     def _collect(self, state: InodeState) -> None:
         """Wait for the batch in flight; a failed batch goes back into the buffer."""
@@ -93,11 +144,17 @@ class Writeback:
             return [(o, d) for o, d in extents if d]
         return []
 
-    def _store(self, state: InodeState, extents: list[tuple[int, bytearray]]) -> None:
-        """Write extents in order; each stored one is emptied in place."""
+    def _store(self, state: InodeState, extents: list[tuple[int, bytearray]],
+               changes: list[tuple[str, int]] | None = None) -> None:
+        """Write extents in order (each stored one is emptied in place), then the
+        deferred attribute changes, with the last extent when there is one."""
         try:
+            if changes and not extents:
+                self.fs.set_attributes(state.ino, changes)
             for index, (offset, data) in enumerate(extents):
-                self.fs.write(state.ino, offset, data, size_hint=state.size_hint)
+                last = index == len(extents) - 1
+                self.fs.write(state.ino, offset, data, size_hint=state.size_hint,
+                              then_set=changes if last else None)
                 if state.size_hint is not None:
                     state.size_hint = max(state.size_hint, offset + len(data))
                 extents[index] = (offset, bytearray())
@@ -106,26 +163,53 @@ class Writeback:
 
     # -- releases ---------------------------------------------------------------
     def release_later(self, ino: int) -> None:
-        self._releaser.submit(self._release, ino)
+        with self._release_cv:
+            self._releases[ino] += 1
+            self._release_cv.notify()
 
-    def _release(self, ino: int | None = None) -> None:
-        """Release ``ino`` after any earlier releases that failed."""
-        with self._unreleased_mutex:
-            todo = self._unreleased + ([] if ino is None else [ino])
-            self._unreleased = []
-        for index, item in enumerate(todo):
-            try:
-                self.fs.release(item)
-            except FsError as exc:
-                if exc.errno == errno.EIO:
-                    log.warning("could not release inode %d yet: %s", item, exc.strerror)
-                    with self._unreleased_mutex:
-                        self._unreleased[:0] = todo[index:]
+    def _release_loop(self) -> None:
+        """Background: send queued releases, many per round trip.
+
+        Waiting RELEASE_LINGER after the first one lets a burst of closes (cp, tar,
+        a build) share one script call instead of costing one each."""
+        while True:
+            with self._release_cv:
+                while not self._releases and not self._closing:
+                    self._release_cv.wait()
+                if not self._releases:
                     return
-                log.warning("release of inode %d: %s", item, exc.strerror)
+            if not self._closing:
+                time.sleep(RELEASE_LINGER)
+            if not self.send_releases() and not self._closing:
+                time.sleep(RELEASE_RETRY)
+
+    def send_releases(self) -> bool:
+        """Send every queued release now; False when Redis could not be reached
+        (they stay queued)."""
+        with self._release_cv:
+            todo, self._releases = self._releases, Counter()
+        if not todo:
+            return True
+        try:
+            self.fs.release_many(list(todo.items()))
+        except FsError as exc:
+            if exc.errno != errno.EIO:
+                log.warning("releasing open handles: %s", exc.strerror)
+                return True
+            log.warning("could not release %d inodes yet: %s", len(todo), exc.strerror)
+            with self._release_cv:
+                self._releases.update(todo)
+            return False
+        return True
 
     def close(self) -> None:
-        """Unmounting: finish background work and try the failed releases once more."""
+        """Unmounting: finish background work and the queued releases."""
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join()
         self._flushers.shutdown(wait=True)
-        self._releaser.shutdown(wait=True)
-        self._release()
+        with self._release_cv:
+            self._closing = True
+            self._release_cv.notify()
+        self._releaser.join()
+        self.send_releases()

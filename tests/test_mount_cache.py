@@ -1,0 +1,142 @@
+"""The mount's shortcuts keep POSIX answers: attribute changes stored with buffered data,
+batched background releases, directory listings and negative answers from memory."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import time
+
+import mount_fixtures
+from mount_fixtures import Mount, Mounter, wait_until
+
+from redisfs_tui.core import ROOT_INO, FileSystem
+
+mounter = mount_fixtures.mounter
+mounted = mount_fixtures.mounted
+
+VISIBLE_WITHIN = 2.0 + 2.0  # entry/attr timeout + cache TTL, plus slack
+
+
+def test_attribute_changes_on_a_file_with_buffered_data(mounted: Mount, fs: FileSystem):
+    path = mounted.path / "copy"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"data" * 100)
+        ino = os.fstat(fd).st_ino
+        os.utime(fd, ns=(1_000_000_000_123, 2_000_000_000_456))
+        os.fchmod(fd, 0o640)
+        os.chown(path, 1234, 5678)
+        st = os.stat(path)  # this mount shows all of it at once
+        assert (st.st_atime_ns, st.st_mtime_ns) == (1_000_000_000_123, 2_000_000_000_456)
+        assert stat.S_IMODE(st.st_mode) == 0o640 and stat.S_ISREG(st.st_mode)
+        assert (st.st_uid, st.st_gid, st.st_size) == (1234, 5678, 400)
+        assert os.fstat(fd).st_mtime_ns == 2_000_000_000_456
+        os.fsync(fd)  # fsync stores data and attributes
+        stored = fs.getattr(ino)
+        assert (stored.mtime_ns, stored.uid, stored.size) == (2_000_000_000_456, 1234, 400)
+        assert stat.S_IMODE(stored.mode) == 0o640
+        os.write(fd, b"more")
+        os.utime(fd, ns=(5, 6))
+        os.write(fd, b"!")  # a write after utimens sets mtime to now again (when stored)
+    finally:
+        os.close(fd)
+    stored = fs.getattr(ino)
+    assert stored.mtime_ns > 6 and stored.atime_ns == 5 and stored.size == 405
+    assert fs.read(ino, 0, 1000) == b"data" * 100 + b"more!"
+
+
+def test_cp_a_keeps_times_and_modes(mounted: Mount, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for index, mode in enumerate((0o600, 0o644, 0o755, 0o4755)):
+        item = source / f"f{index}"
+        item.write_bytes(os.urandom(1000 * index))
+        os.chmod(item, mode)
+        os.utime(item, ns=(10**18 + index, 10**18 + 1000 + index))
+    subprocess.run(["cp", "-a", str(source), str(mounted.path / "dst")], check=True)
+    for item in source.iterdir():
+        a, b = item.stat(), (mounted.path / "dst" / item.name).stat()
+        assert (a.st_mode, a.st_mtime_ns, a.st_size) == (b.st_mode, b.st_mtime_ns, b.st_size)
+        assert (mounted.path / "dst" / item.name).read_bytes() == item.read_bytes()
+
+
+def test_many_files_unlinked_while_open_are_freed_after_close(mounted: Mount, fs: FileSystem):
+    handles, inos = [], []
+    for index in range(40):
+        handle = open(mounted.path / f"tmp{index}", "w+b")  # noqa: SIM115
+        handle.write(b"x" * 5000)
+        handle.flush()
+        handles.append(handle)
+        inos.append(os.fstat(handle.fileno()).st_ino)
+        os.unlink(mounted.path / f"tmp{index}")
+    assert os.listdir(mounted.path) == []
+    for handle in handles:
+        handle.seek(0)
+        assert handle.read() == b"x" * 5000  # still readable: orphans held open
+        handle.close()
+    wait_until(lambda: not any(fs.client.exists(fs.keys.inode(i)) for i in inos))
+    wait_until(lambda: not fs.client.keys(fs.keys.base + "s:*"))  # no handle left open
+    assert not fs.client.smembers(fs.keys.orphans)
+
+
+def test_rm_rf_of_a_tree_leaves_only_the_root(mounted: Mount, fs: FileSystem):
+    for top in range(3):
+        for sub in range(3):
+            folder = mounted.path / f"d{top}" / f"s{sub}"
+            folder.mkdir(parents=True)
+            for index in range(20):
+                (folder / f"f{index}").write_bytes(os.urandom(300 + index))
+            os.symlink("f0", folder / "link")
+    subprocess.run(["rm", "-rf", *[str(p) for p in mounted.path.iterdir()]], check=True)
+    assert os.listdir(mounted.path) == []
+
+    def leftovers() -> list[bytes]:
+        keys = fs.client.keys(fs.keys.base + "*")
+        return sorted(k for k in keys if k not in (fs.keys.superblock.encode(),
+                                                   fs.keys.inode(ROOT_INO).encode())
+                      and b":m:" not in k)  # the mount's own registry record
+
+    wait_until(lambda: leftovers() == [])  # releases run in the background
+    assert int(fs.client.hget(fs.keys.superblock, "inodes")) == 1
+
+
+def test_listings_and_negative_answers_from_memory(mounter: Mounter, fs: FileSystem):
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "dir").mkdir()
+    (a.path / "dir" / "old").write_text("x")
+    assert os.listdir(a.path / "dir") == ["old"]  # a knows the whole directory now
+    assert not (a.path / "dir" / "new").exists()  # answered from the listing
+    (a.path / "dir" / "new").write_text("made by a")  # this mount's create updates it
+    assert (a.path / "dir" / "new").read_text() == "made by a"
+    os.chmod(a.path / "dir" / "old", 0o600)
+    assert sorted(os.listdir(a.path / "dir")) == ["new", "old"]  # listed again from memory
+    assert stat.S_IMODE((a.path / "dir" / "old").stat().st_mode) == 0o600
+    # another mount's changes show within the timeouts, listing and negative cache included
+    assert not (b.path / "dir" / "from-b").exists()
+    (b.path / "dir" / "from-b").write_text("b")
+    os.unlink(b.path / "dir" / "old")
+    started = time.monotonic()
+    wait_until(lambda: sorted(os.listdir(a.path / "dir")) == ["from-b", "new"],
+               timeout=VISIBLE_WITHIN)
+    wait_until(lambda: (a.path / "dir" / "from-b").exists(), timeout=VISIBLE_WITHIN)
+    wait_until(lambda: not (a.path / "dir" / "old").exists(), timeout=VISIBLE_WITHIN)
+    assert time.monotonic() - started < VISIBLE_WITHIN
+
+
+def test_buffered_data_reaches_redis_without_close(mounted: Mount, fs: FileSystem):
+    """A file held open (a log, a slow writer) is stored by the writeback timer:
+    another host sees data and a deferred chmod within two ticks, no fsync needed."""
+    path = mounted.path / "app.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, b"line one\n")
+        os.fchmod(fd, 0o600)
+        ino = os.fstat(fd).st_ino
+        assert fs.getattr(ino).size == 0  # buffered: not in Redis yet (ticks are 1 s)
+        wait_until(lambda: fs.getattr(ino).size == 9, timeout=5.0)
+        assert fs.read(ino, 0, 100) == b"line one\n"
+        assert stat.S_IMODE(fs.getattr(ino).mode) == 0o600
+    finally:
+        os.close(fd)
