@@ -109,3 +109,28 @@ def test_snapshot_cli_without_server() -> None:
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "cannot use Redis" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_snapshot_cli_export_and_import(redis_server: LocalRedis, client: redis.Redis,
+                                        fs: FileSystem, tmp_path) -> None:
+    _tree(fs)
+    cmd = [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url", redis_server.url,
+           f"--from={fs.prefix}"]
+    dump = tmp_path / "fs.rdb"
+    done = subprocess.run([*cmd, f"--export={dump}"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert dump.read_bytes().startswith(b"REDIS0010")
+    from redisfs_tui.core.registry import delete_filesystem
+
+    delete_filesystem(client, fs.prefix)
+    done = subprocess.run([*cmd, f"--import={dump}"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    back = FileSystem(client, fs.prefix)
+    assert back.read(back.resolve("/docs/a.txt").ino, 0, 5) == b"alpha"
+    (tmp_path / "junk.rdb").write_bytes(b"not an rdb at all")
+    bad = subprocess.run([*cmd, f"--import={tmp_path / 'junk.rdb'}"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 1 and "not an RDB file" in bad.stderr
+    assert "Traceback" not in bad.stderr

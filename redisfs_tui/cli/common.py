@@ -50,6 +50,10 @@ def run_main(program: str, body: Callable[[], int]) -> int:
     except FsError as exc:
         print(f"{program}: {exc.strerror}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a local file: no such directory, permission denied, disk full
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{program}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         return 130

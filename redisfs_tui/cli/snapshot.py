@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--restore", action="store_true",
                         help="replace TO's contents with FROM (a snapshot) instead")
     parser.add_argument("--list", action="store_true", help="list filesystems and exit")
+    parser.add_argument("--export", metavar="FILE",
+                        help="write filesystem FROM to an RDB dump file instead")
+    parser.add_argument("--import", dest="import_file", metavar="FILE",
+                        help="load filesystem FROM from an RDB dump file (one saved by "
+                             "redis-server or by --export) into the server, as TO or FROM")
     add_server_args(parser)
     return parser
 
@@ -40,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.source:
             fail(PROGRAM, "--from=PREFIX is required (or --list)")
+        if args.export or args.import_file:
+            return _dump_file(client, args)
         if args.restore and not args.target:
             fail(PROGRAM, "--restore needs --to=PREFIX (the filesystem to overwrite)")
         target = args.target or snap.default_snapshot_name(args.source)
@@ -57,6 +64,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_main(PROGRAM, body)
+
+
+def _dump_file(client, args: argparse.Namespace) -> int:
+    """--export / --import: a filesystem to or from an RDB file."""
+    from ..core import rdb_io
+
+    if args.export:
+        count = rdb_io.export_filesystem(client, args.source, args.export)
+        print(f"exported {args.source} to {args.export}: {count} keys")
+        return 0
+    target = args.target or args.source
+    if target != args.source:
+        fail(PROGRAM, "--import loads a filesystem under its own prefix; restore it first, "
+                      "then use --from/--to to copy it")
+    count = rdb_io.import_filesystem(client, args.import_file, args.source)
+    print(f"imported {args.source} from {args.import_file}: {count} keys")
+    return 0
 
 
 if __name__ == "__main__":

@@ -80,7 +80,10 @@ def write_rdb(path: str | os.PathLike[str], entries: Iterable[RdbEntry],
     """
     data = encode_rdb(entries, aux)
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".rdb", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".rdb", dir=target.parent)
+    except OSError as exc:  # name the file the caller asked for, not our temp name
+        raise OSError(exc.errno, exc.strerror, os.fspath(target)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
