@@ -83,6 +83,17 @@ local function drop_link(ino, now)
     redis.call('HSET', k, 'ctime', now)
   end
 end
+-- Drop `count` open handles of an inode; purge it if that was the last handle of an
+-- unlinked file.  Returns 1 when the inode was purged, else 0.
+local function drop_handles(ino, count)
+  local k = ikey(ino)
+  if redis.call('EXISTS', k) == 0 then return 0 end
+  if redis.call('HINCRBY', k, 'open', -count) > 0 then return 0 end
+  redis.call('HDEL', k, 'open')
+  if tonumber(redis.call('HGET', k, 'nlink') or '0') > 0 then return 0 end
+  purge(ino)
+  return 1
+end
 local function touch(ino, now)
   redis.call('HSET', ikey(ino), 'mtime', now, 'ctime', now)
 end
