@@ -8,7 +8,6 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
@@ -21,7 +20,7 @@ from .confirm import ConfirmModal
 from .diff_screen import DiffScreen
 from .form import Field, FormModal
 from .typed_confirm import TypedConfirmModal
-from .view import View
+from .view import TableView
 
 COLUMNS = ("prefix", "inodes", "stored", "logical", "ratio", "codec", "block", "created",
            "snapshot of", "mounts")
@@ -36,9 +35,12 @@ def check_prefix(value: str) -> str | None:
     return None
 
 
-class FilesystemsView(View):
+class FilesystemsView(TableView):
     """A table of FsSummary rows; the selected row is the target of every action."""
 
+    COLUMNS = COLUMNS
+    TABLE_ID = "fs-table"
+    DETAIL_ID = "fs-detail"
     BINDINGS: ClassVar = [
         Binding("enter", "open", "Open", id="filesystems.open"),
         Binding("n", "mkfs", "New", id="filesystems.mkfs"),
@@ -51,22 +53,6 @@ class FilesystemsView(View):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.summaries: list[FsSummary] = []
-
-    def compose(self) -> ComposeResult:
-        yield DataTable(id="fs-table", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="fs-detail")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for title in COLUMNS:
-            table.add_column(title, key=title)
-        self.refresh_view()
-
-    def focus_main(self) -> None:
-        self.query_one(DataTable).focus()
-
-    def refresh_view(self) -> None:
-        self._load_worker()
 
     @work(thread=True, exclusive=True, group="filesystems", exit_on_error=False,
           name="List filesystems")

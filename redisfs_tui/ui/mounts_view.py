@@ -13,7 +13,6 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
@@ -24,7 +23,7 @@ from .confirm import ConfirmModal
 from .form import Field, FormModal
 from .log_screen import LogScreen
 from .mount_control import LaunchedMount, launch_mount, split_password, unmount
-from .view import View
+from .view import TableView
 
 COLUMNS = ("state", "filesystem", "mountpoint", "mode", "host", "pid", "started", "heartbeat")
 
@@ -60,7 +59,10 @@ def merge_rows(records: list[MountRecord], launched: list[LaunchedMount],
     return rows
 
 
-class MountsView(View):
+class MountsView(TableView):
+    COLUMNS = COLUMNS
+    TABLE_ID = "mount-table"
+    DETAIL_ID = "mount-help"
     BINDINGS: ClassVar = [
         Binding("m", "mount", "Mount…", id="mounts.mount"),
         Binding("u", "unmount", "Unmount", id="mounts.unmount"),
@@ -71,22 +73,6 @@ class MountsView(View):
         super().__init__(id=id)
         self.rows: list[MountRow] = []
         self.launched: list[LaunchedMount] = []
-
-    def compose(self) -> ComposeResult:
-        yield DataTable(id="mount-table", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="mount-help")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for title in COLUMNS:
-            table.add_column(title, key=title)
-        self.refresh_view()
-
-    def focus_main(self) -> None:
-        self.query_one(DataTable).focus()
-
-    def refresh_view(self) -> None:
-        self._load_worker()
 
     @work(thread=True, exclusive=True, group="mounts", exit_on_error=False, name="List mounts")
     def _load_worker(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual.app import ComposeResult
 from textual.containers import Container
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from . import fmt
@@ -44,3 +46,31 @@ class View(Container):
             if widget.focusable:
                 widget.focus()
                 return
+
+
+class TableView(View):
+    """A view whose main widget is a row-cursor table with a detail line under it;
+    subclasses name the columns and load rows in ``_load_worker``."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+    TABLE_ID: ClassVar[str] = ""
+    DETAIL_ID: ClassVar[str] = ""
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        yield Static("", id=self.DETAIL_ID)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for title in self.COLUMNS:
+            table.add_column(title, key=title)
+        self.refresh_view()
+
+    def focus_main(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def refresh_view(self) -> None:
+        self._load_worker()
+
+    def _load_worker(self) -> None:
+        raise NotImplementedError
