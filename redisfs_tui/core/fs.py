@@ -23,14 +23,14 @@ from .data import DataOps
 from .errors import FsError, NoSuchFilesystem, UnsupportedFormat, translated
 from .keys import Keys
 from .scripts import Scripts
+from .xattrs import XATTR_CREATE, XATTR_REPLACE, XattrOps
+
+__all__ = ["XATTR_CREATE", "XATTR_REPLACE", "FileSystem"]
 
 FORMAT_VERSION = 1
 DEFAULT_BLOCK_SIZE = 128 * 1024  # measured: bench/blocksize.py
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
-XATTR_CREATE = 1
-XATTR_REPLACE = 2
-XATTR_SIZE_MAX = 65536
 
 
 def encode_name(name: str | bytes) -> bytes:
@@ -59,7 +59,7 @@ def now_ns() -> str:
     return str(time.time_ns())
 
 
-class FileSystem(DataOps):
+class FileSystem(DataOps, XattrOps):
     """One filesystem (one prefix) on one Redis server.
 
     Thread-safe: share one instance between threads.  A read-only instance
@@ -358,37 +358,6 @@ class FileSystem(DataOps):
         """Release what a dead mount held; returns how many orphans were freed."""
         self._writable()
         return int(self._run("reap_session", session_id))
-
-    # -- extended attributes -----------------------------------------------------------
-    def getxattr(self, ino: int, name: str | bytes) -> bytes:
-        with translated():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.exists(self.keys.inode(ino))
-            pipe.hget(self.keys.xattrs(ino), os.fsencode(name))
-            exists, value = pipe.execute()
-        if not exists:
-            raise FsError(errno.ENOENT)
-        if value is None:
-            raise FsError(errno.ENODATA)
-        return value
-
-    def listxattr(self, ino: int) -> list[bytes]:
-        self.getattr(ino)
-        with translated():
-            return list(self.client.hkeys(self.keys.xattrs(ino)))
-
-    def setxattr(self, ino: int, name: str | bytes, value: bytes, flags: int = 0) -> None:
-        self._writable()
-        raw = os.fsencode(name)
-        if not raw or len(raw) > 255:
-            raise FsError(errno.ERANGE if raw else errno.EINVAL)
-        if len(value) > XATTR_SIZE_MAX:
-            raise FsError(errno.E2BIG)
-        self._run("setxattr", ino, raw, value, flags, now_ns())
-
-    def removexattr(self, ino: int, name: str | bytes) -> None:
-        self._writable()
-        self._run("removexattr", ino, os.fsencode(name), now_ns())
 
     # -- whole filesystem ----------------------------------------------------------------
     def statfs(self) -> dict[str, int]:
