@@ -3,12 +3,16 @@ batched background releases, directory listings and negative answers from memory
 
 from __future__ import annotations
 
+import concurrent.futures
+import errno
 import os
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 import mount_fixtures
+import pytest
 from mount_fixtures import Mount, Mounter, wait_until
 
 from redisfs_tui.core import ROOT_INO, FileSystem
@@ -140,3 +144,41 @@ def test_buffered_data_reaches_redis_without_close(mounted: Mount, fs: FileSyste
         assert stat.S_IMODE(fs.getattr(ino).mode) == 0o600
     finally:
         os.close(fd)
+
+
+def _daemon_status(pid: int) -> tuple[int, int]:
+    """(threads, resident kB) of a process."""
+    fields = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["Threads"]), int(fields["VmRSS"].split()[0])
+
+
+def test_many_requests_keep_thread_states_and_errnos(mounted: Mount):
+    """Every request runs through RedisFUSE._wrapper, which pins the libfuse worker's
+    Python thread state: thousands of requests from several processes at once must
+    not add threads or memory, errnos must come through, and unmount exits 0."""
+    probe = mounted.path / "probe"
+    probe.write_bytes(b"abc")
+    os.setxattr(probe, "user.k", b"v")
+
+    def hammer(count: int) -> None:
+        for _ in range(count):
+            assert os.getxattr(probe, "user.k") == b"v"
+            with pytest.raises(OSError) as missing:
+                os.getxattr(probe, "user.none")
+            assert missing.value.errno == errno.ENODATA
+            with pytest.raises(FileNotFoundError):
+                os.stat(mounted.path / "absent")
+
+    hammer(300)  # warm up: every worker thread has served requests
+    threads, rss = _daemon_status(mounted.proc.pid)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(hammer, 500) for _ in range(4)]:
+            future.result()
+    threads_after, rss_after = _daemon_status(mounted.proc.pid)
+    # libfuse starts at most 10 workers (its max_threads) and, with max_idle_threads
+    # above that, never ends one: no churn, no orphaned thread states
+    assert threads_after <= threads + 10 and threads_after <= 20, (threads, threads_after)
+    assert rss_after - rss < 8 * 1024, (rss, rss_after)  # no per-request leak
+    assert probe.read_bytes() == b"abc"
+    assert mounted.stop() == 0

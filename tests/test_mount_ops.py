@@ -361,3 +361,21 @@ def test_overlapping_writes_through_one_descriptor(mounted: Mount, tmp_path: Pat
         for fd in fds:
             os.close(fd)
     assert (tmp_path / "local").read_bytes() == (mounted.path / "remote").read_bytes()
+
+
+def test_rename_over_an_open_name_of_the_same_inode(mounted: Mount):
+    """libfuse hides an open file both for unlink(2) and for a rename(2) over it; the
+    daemon must tell them apart: rename(a, b) of two names of one inode changes
+    nothing, but unlink(b) then rename(a, b) moves a."""
+    a, b = mounted.path / "a", mounted.path / "b"
+    a.write_bytes(b"same inode")
+    os.link(a, b)
+    with open(b, "rb"):
+        os.rename(a, b)  # POSIX: a no-op, both names stay
+        assert a.exists() and b.exists() and os.stat(b).st_nlink == 2
+    with open(b, "rb") as held:
+        os.unlink(b)  # hidden by libfuse: b is gone, a remains
+        os.rename(a, b)  # at once, from the same process: an ordinary move
+        assert not a.exists() and os.stat(b).st_nlink == 1
+        assert held.read() == b"same inode"
+    assert b.read_bytes() == b"same inode"

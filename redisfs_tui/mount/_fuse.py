@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
+import logging
 import os
 import time
 from typing import Any
@@ -19,6 +21,10 @@ if not os.environ.get("FUSE_LIBRARY_PATH") and not os.environ.get("FUSE_LIBRARY_
     os.environ["FUSE_LIBRARY_NAME"] = "fuse3"
 
 import mfusepy
+
+from .trace import failure, keep_thread_state
+
+log = logging.getLogger("redisfs.fuse")
 
 FUSE3 = mfusepy.fuse_version_major == 3
 UTIME_NOW = (1 << 30) - 1
@@ -65,7 +71,26 @@ def fill_stat(st: Any, attrs: dict[str, int]) -> None:
 
 
 class RedisFUSE(mfusepy.FUSE):
-    """mfusepy's FUSE with the libfuse3 arguments it would otherwise discard."""
+    """mfusepy's FUSE with the libfuse3 arguments it would otherwise discard, and a
+    leaner per-request path (every request of the kernel runs through _wrapper)."""
+
+    def _wrapper(self, func: Any, *args: Any) -> Any:
+        """Replaces mfusepy's: the same answers (0 or a result, -errno on OSError, EIO
+        instead of its EINVAL for anything else, abort on BaseException), without its
+        per-error strerror and log record; pins the worker's thread state first."""
+        keep_thread_state()
+        try:
+            return func(*args) or 0
+        except Exception as exc:
+            if func.__name__.startswith("init"):
+                raise  # mfusepy: init cannot report an errno
+            return -failure(func.__name__.removesuffix("_fuse_3"), exc)
+        except BaseException as exc:
+            # as mfusepy: stop the loop, FUSE() re-raises it after unmounting
+            self._FUSE__critical_exception = exc  # type: ignore[attr-defined]
+            log.critical("%s: %r, unmounting", func.__name__, exc)
+            mfusepy.fuse_exit()
+            return -errno.EFAULT
 
     def _path(self, path: bytes | None) -> str | None:
         return None if path is None else path.decode(self.encoding, self.errors)
@@ -119,6 +144,16 @@ class RedisFUSE(mfusepy.FUSE):
                 offset = next_offset
             if not page:
                 return 0
+
+    def getxattr(self, path: bytes, name: bytes, value: Any, size: int, *args: Any) -> int:
+        # the kernel asks for security.capability before every write(): keep it short
+        ret = self.operations.getxattr(self._path(path), name.decode(self.encoding, self.errors))
+        if not value:
+            return len(ret)
+        if len(ret) > size:
+            return -errno.ERANGE
+        ctypes.memmove(value, ret, len(ret))
+        return len(ret)
 
     def create(self, path: bytes, mode: int, fip: Any) -> int:
         # mfusepy inspects the signature of operations.create on every call (~25 µs)

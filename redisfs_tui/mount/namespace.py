@@ -9,6 +9,7 @@ this mount turns into a real unlink in Redis plus a name only it knows.
 from __future__ import annotations
 
 import errno
+import platform
 import stat
 import threading
 import time
@@ -25,6 +26,21 @@ if TYPE_CHECKING:
 
 # libfuse renames an open file it is asked to unlink to this prefix; see _hide()
 HIDDEN_PREFIX = ".fuse_hidden"
+# libfuse hides an open file both for unlink() and for a rename() over it; which one
+# it was is read from the caller's /proc/<tid>/syscall (Linux syscall numbers)
+RENAME_SYSCALLS = {"x86_64": {82, 264, 316}, "aarch64": {38, 276}}.get(platform.machine(), set())
+# without /proc access: how soon the rename of the same request follows the hide
+HIDE_WINDOW = 0.05
+
+
+def caller_is_renaming(tid: int) -> bool | None:
+    """Is the calling thread inside rename(2)?  None when /proc cannot tell."""
+    try:
+        with open(f"/proc/{tid}/syscall", encoding="ascii") as handle:
+            number = int(handle.read().split(" ", 1)[0])
+    except (OSError, ValueError):
+        return None
+    return number in RENAME_SYSCALLS if RENAME_SYSCALLS else None
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -41,7 +57,7 @@ class NameOps:
     handles: HandleTable
     links: LinkNames
     hidden: dict[str, int]
-    _last_hide: dict[int, tuple[str, int, float, int]]
+    _last_hide: dict[int, tuple[str, int, float, int, bool | None]]
 
     def _writable(self) -> None:
         raise NotImplementedError
@@ -62,6 +78,7 @@ class NameOps:
         raise NotImplementedError
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
+        self._forget_hide()
         self._writable()
         parent_ino, name = self._parent_ino(path)
         uid, gid, mode = self._owner(parent_ino, mode)
@@ -70,6 +87,7 @@ class NameOps:
         return 0
 
     def mkdir(self, path: str, mode: int) -> int:
+        self._forget_hide()
         self._writable()
         parent_ino, name = self._parent_ino(path)
         uid, gid, mode = self._owner(parent_ino, stat.S_IFDIR | mode)
@@ -77,6 +95,7 @@ class NameOps:
         return 0
 
     def symlink(self, path: str, target: str) -> int:
+        self._forget_hide()
         """``ln -s target path`` (mfusepy passes the new name first)."""
         self._writable()
         parent_ino, name = self._parent_ino(path)
@@ -86,6 +105,7 @@ class NameOps:
         return 0
 
     def link(self, path: str, existing: str) -> int:
+        self._forget_hide()
         """``ln existing path`` (mfusepy passes the new name first)."""
         self._writable()
         ino = self._lookup(existing).ino
@@ -113,6 +133,7 @@ class NameOps:
     def unlink(self, path: str) -> int:
         self._writable()
         parent, name = split_path(path)
+        self._forget_hide()
         if name.startswith(HIDDEN_PREFIX) and self.hidden.pop(name, None) is not None:
             return 0  # libfuse's last-close cleanup; release() already let Redis free it
         parent_ino = self._lookup(parent).ino
@@ -122,6 +143,7 @@ class NameOps:
         return 0
 
     def rmdir(self, path: str) -> int:
+        self._forget_hide()
         self._writable()
         parent_ino, name = self._parent_ino(path)
         when = time.time_ns()
@@ -168,6 +190,11 @@ class NameOps:
         self.links.moved(old, new)
         return 0
 
+    def _forget_hide(self) -> None:
+        """A namespace change on this thread that is not the rename libfuse sends right
+        after a hide: a later rename must not be mistaken for that one."""
+        self._last_hide.pop(threading.get_ident(), None)
+
     def _hide(self, path: str, hidden_name: str) -> bool:
         """libfuse hides a file unlinked while open here by renaming it.
 
@@ -181,18 +208,24 @@ class NameOps:
             return False
         self.unlink(path)
         self.hidden[hidden_name] = attr.ino
-        self._last_hide[threading.get_ident()] = (path, attr.ino, time.monotonic(),
-                                                  fuse_context()[2])
+        pid = fuse_context()[2]
+        self._last_hide[threading.get_ident()] = (path, attr.ino, time.monotonic(), pid,
+                                                  caller_is_renaming(pid))
         return True
 
     def _same_inode_after_hide(self, hid: tuple[str, int, float, int], old: str,
                                new: str) -> bool:
         """rename(old, new) where libfuse just hid ``new`` (open here) on this thread:
         if ``old`` is another name of that inode, rename(2) must change nothing, so the
-        name libfuse hid is linked back.  (A following rename in the same request is
-        the only way to get here within milliseconds, on this thread, from that pid.)"""
-        path, ino, when, pid = hid
-        if path != new or time.monotonic() - when > 0.05 or fuse_context()[2] != pid:
+        name libfuse hid is linked back.  libfuse renames right after hiding, in the same
+        request on the same thread.  Whether the hide belonged to a rename or to an
+        unlink is read from the caller's current syscall (an unlink followed quickly by
+        a rename of another name onto the freed name must move that name); without
+        /proc, a rename within HIDE_WINDOW counts.)"""
+        path, ino, when, pid, renaming = hid
+        if path != new or fuse_context()[2] != pid or renaming is False:
+            return False  # the hide came from unlink(2): this is a new, ordinary rename
+        if renaming is None and time.monotonic() - when > HIDE_WINDOW:
             return False
         if self._lookup(old).ino != ino:
             return False

@@ -70,7 +70,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         self.hidden: dict[str, int] = {}  # .fuse_hidden name -> unlinked inode still open
         # libfuse worker thread -> the name it just hid (see rename()); not a
         # threading.local: ctypes gives each callback a fresh Python thread state
-        self._last_hide: dict[int, tuple[str, int, float, int]] = {}
+        self._last_hide: dict[int, tuple[str, int, float, int, bool | None]] = {}
         self.on_ready: Any = None  # set by the runner: called once the mount is live
         self.on_shutdown: Any = None  # set by the runner: called after the last request
 

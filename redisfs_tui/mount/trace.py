@@ -1,4 +1,4 @@
-"""Error mapping and ``--debug`` call tracing around every FUSE operation.
+"""Error mapping (for ``RedisFUSE._wrapper``) and ``--debug`` call tracing.
 
 Any failure becomes an errno: FsError keeps its own, anything unexpected is logged
 with its traceback and answered with EIO (mfusepy would say EINVAL).  Redis
@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core import FsError
-
 log = logging.getLogger("redisfs.fuse")
 
 FUSE_OPERATIONS = (
@@ -30,22 +28,25 @@ FUSE_OPERATIONS = (
 OUTAGE_LOG_INTERVAL = 5.0
 
 
-_pinned: set[int] = set()
+_pinned = threading.local()
 
 
-def _keep_thread_state() -> None:
+def keep_thread_state() -> None:
     """Give this libfuse worker thread one Python thread state for good.
 
     ctypes creates a thread state when a callback enters on a thread Python did not
     start and deletes it on return, so ``threading.local`` data (core keeps its zstd
     contexts there) would be rebuilt on every FUSE request.  One extra PyGILState
-    reference keeps the state for the thread's lifetime; libfuse joins its workers
-    before the interpreter shuts down.
+    reference keeps the state for the thread's lifetime (and spares building and
+    destroying a thread state on every request: ~10 µs each here).  libfuse joins its
+    workers before the interpreter shuts down, and with ``max_idle_threads`` above
+    libfuse's ``max_threads`` (16 > 10) no worker ever exits early, so no pinned state
+    is orphaned.  A ``threading.local`` flag (not the thread id, which a new thread
+    may reuse) tells whether this thread state is the pinned one.
     """
-    ident = threading.get_ident()
-    if ident not in _pinned:
+    if not getattr(_pinned, "done", False):
         ctypes.pythonapi.PyGILState_Ensure()
-        _pinned.add(ident)
+        _pinned.done = True
 
 
 def _short(value: Any) -> str:
@@ -76,42 +77,55 @@ class _OutageLog:
         log.warning("%s failed: %s%s", name, exc.strerror or exc, more)
 
 
-def _wrap(name: str, method: Callable[..., Any], debug: bool,
-          outages: _OutageLog) -> Callable[..., Any]:
+_outages = _OutageLog()
+
+
+def errno_of(exc: BaseException) -> int:
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0:
+        return exc.errno
+    return errno.EIO
+
+
+def failure(name: str, exc: Exception) -> int:
+    """The errno to answer for an operation that raised ``exc``: non-OSErrors are
+    logged with their traceback and become EIO, EIO is reported (rate-limited)."""
+    code = errno_of(exc)
+    if not isinstance(exc, OSError):
+        log.error("%s failed unexpectedly", name, exc_info=exc)
+    elif code == errno.EIO:
+        _outages.warn(name, exc)
+    return code
+
+
+def _traced(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """--debug: log every call, its result or errno, and its duration."""
     @functools.wraps(method)
     def call(*args: Any) -> Any:
-        _keep_thread_state()
-        if debug:
-            log.debug("-> %s(%s)", name, ", ".join(_short(a) for a in args))
-            started = time.perf_counter()
+        log.debug("-> %s(%s)", name, ", ".join(_short(a) for a in args))
+        started = time.perf_counter()
         try:
             result = method(*args)
-        except OSError as exc:
-            code = exc.errno if isinstance(exc.errno, int) and exc.errno > 0 else errno.EIO
-            if debug:
-                log.debug("<- %s: %s (%.0f µs)", name, errno.errorcode.get(code, code),
-                          (time.perf_counter() - started) * 1e6)
-            if code == errno.EIO:
-                outages.warn(name, exc)
-            if code != exc.errno:
-                raise FsError(code) from exc
-            raise
         except Exception as exc:
-            log.exception("%s(%s) failed unexpectedly", name, ", ".join(_short(a) for a in args))
-            raise FsError(errno.EIO) from exc
-        if debug:
-            log.debug("<- %s = %s (%.0f µs)", name, _short(result),
+            code = errno_of(exc)
+            log.debug("<- %s: %s (%.0f µs)", name, errno.errorcode.get(code, code),
                       (time.perf_counter() - started) * 1e6)
+            raise  # RedisFUSE._wrapper maps and reports it
+        log.debug("<- %s = %s (%.0f µs)", name, _short(result),
+                  (time.perf_counter() - started) * 1e6)
         return result
 
     return call
 
 
 def instrument(operations: object, debug: bool) -> None:
-    """Replace each implemented FUSE operation of ``operations`` by a wrapped one."""
-    outages = _OutageLog()
+    """With --debug, replace each implemented FUSE operation by a traced one.
+
+    Without it nothing is wrapped: error mapping happens once per request in
+    ``RedisFUSE._wrapper`` (every extra Python frame costs on each request)."""
+    if not debug:
+        return
     for name in FUSE_OPERATIONS:
         method = getattr(operations, name, None)
         if method is None or getattr(method, "libfuse_ignore", False):
             continue
-        setattr(operations, name, _wrap(name, method, debug, outages))
+        setattr(operations, name, _traced(name, method))
