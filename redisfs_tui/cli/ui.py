@@ -8,11 +8,17 @@ fills a demo filesystem on that private server so there is something to see.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
 
 from ..core import FileSystem, FsError, ServerSpec, redacted
 from ..core.demo import DEMO_PREFIX, build_demo
 from ..core.embedded import DefaultServer, ensure_embedded_server, resolve_default_server
 from ..core.keys import valid_prefix
+from ..core.local_server import LocalRedis
+from ..rdb import RdbError, read_rdb
 from .common import add_server_args, connect_or_exit, fail, run_main, spec_from_args
 
 PROGRAM = "redisfs-ui"
@@ -29,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_args(parser)
     parser.add_argument("--embedded", action="store_true",
                         help="use the private redis-server even if localhost:6379 answers")
+    parser.add_argument("--rdb", metavar="FILE",
+                        help="open a Redis dump file offline: a private, throw-away "
+                             "redis-server loads a copy of it (the file is never changed)")
     parser.add_argument("--prefix", help="open this filesystem in the browser")
     parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=None,
                         help=f"create the demo filesystem {DEMO_PREFIX!r} if missing and open "
@@ -45,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         notices: list[str] = []
         embedded = False
         explicit = args.url or args.host or args.port or args.tls
-        if explicit:
+        if args.rdb:
+            spec = ServerSpec(url=offline.url)
+            notices.append(f"Offline copy of {args.rdb}: changes are discarded on exit")
+        elif explicit:
             spec = spec_from_args(args)
         else:
             try:
@@ -80,7 +92,29 @@ def main(argv: list[str] | None = None) -> int:
         app.run()
         return app.return_code or 0
 
-    return run_main(PROGRAM, body)
+    with contextlib.ExitStack() as cleanup:
+        if args.rdb:
+            offline = _open_rdb_offline(args.rdb)
+            cleanup.callback(shutil.rmtree, offline.data_dir, ignore_errors=True)
+            cleanup.callback(offline.stop)
+        return run_main(PROGRAM, body)
+
+
+def _open_rdb_offline(path: str) -> LocalRedis:
+    """Check the dump with our own reader (a clear message instead of a server that
+    refuses to start), then let a private redis-server load a copy of it."""
+    try:
+        read_rdb(path)
+    except (OSError, RdbError) as exc:
+        fail(PROGRAM, f"cannot open {path}: {getattr(exc, 'strerror', None) or exc}")
+    workdir = Path(tempfile.mkdtemp(prefix="redisfs-rdb-"))
+    shutil.copyfile(path, workdir / "dump.rdb")
+    server = LocalRedis(workdir, extra_args=["--dbfilename", "dump.rdb"])
+    try:
+        return server.start()
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        fail(PROGRAM, f"redis-server could not load {path}: {exc}")
+        raise
 
 
 def _embedded() -> DefaultServer:
