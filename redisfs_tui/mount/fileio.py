@@ -14,10 +14,9 @@ import stat
 from typing import TYPE_CHECKING
 
 from ..core import FsError
+from .parts import OperationParts
 
 if TYPE_CHECKING:
-    from ..core import Attr, FileSystem
-    from .caches import MetaCache
     from .handles import HandleTable, InodeState
     from .writeback import Writeback
 
@@ -26,35 +25,11 @@ log = logging.getLogger("redisfs.mount")
 READ_WINDOW = 1024 * 1024  # sequential reads fetch this much per Redis round trip
 
 
-class FileIo:
+class FileIo(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
 
-    fs: FileSystem
-    cache: MetaCache
     handles: HandleTable
     writeback: Writeback
-    read_only: bool
-
-    def _writable(self) -> None:
-        raise NotImplementedError
-
-    def _lookup(self, path: str) -> Attr:
-        raise NotImplementedError
-
-    def _ino(self, path: str | None, fh: int | None = None) -> int:
-        raise NotImplementedError
-
-    def _parent_ino(self, path: str) -> tuple[int, str]:
-        raise NotImplementedError
-
-    def _new_entry(self, path: str, parent_ino: int, name: str, attr: Attr) -> None:
-        raise NotImplementedError
-
-    def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
-        raise NotImplementedError
-
-    def _changed(self, ino: int, path: str | None = None) -> None:
-        raise NotImplementedError
 
     def _state(self, fh: int) -> InodeState:
         handle = self.handles.get(fh)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from ..core import FsError
 from ._fuse import fuse_context
+from .parts import OperationParts
 
 if TYPE_CHECKING:
-    from ..core import Attr, FileSystem
-    from .caches import MetaCache
+    from ..core import Attr
     from .handles import HandleTable
     from .names import LinkNames
 
@@ -49,33 +49,13 @@ def split_path(path: str) -> tuple[str, str]:
     return parent or "/", name
 
 
-class NameOps:
+class NameOps(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
 
-    fs: FileSystem
-    cache: MetaCache
     handles: HandleTable
     links: LinkNames
     hidden: dict[str, int]
     _last_hide: dict[int, tuple[str, int, float, int, bool | None]]
-
-    def _writable(self) -> None:
-        raise NotImplementedError
-
-    def _lookup(self, path: str) -> Attr:
-        raise NotImplementedError
-
-    def _parent_ino(self, path: str) -> tuple[int, str]:
-        raise NotImplementedError
-
-    def _new_entry(self, path: str, parent_ino: int, name: str, attr: Attr) -> None:
-        raise NotImplementedError
-
-    def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
-        raise NotImplementedError
-
-    def _changed(self, ino: int, path: str | None = None) -> None:
-        raise NotImplementedError
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
         self._forget_hide()

@@ -12,10 +12,10 @@ import os
 from typing import TYPE_CHECKING
 
 from ..core import FsError
+from .parts import OperationParts
 
 if TYPE_CHECKING:
-    from ..core import FileSystem
-    from .caches import MetaCache
+    pass
 
 # Not stored: the kernel would not enforce ACLs kept as plain xattrs, and there is no
 # SELinux labelling.  EOPNOTSUPP also tells ls/cp to stop asking for every file.
@@ -23,20 +23,8 @@ UNSUPPORTED_XATTRS = frozenset(
     {"system.posix_acl_access", "system.posix_acl_default", "security.selinux"})
 
 
-class XattrOps:
+class XattrOps(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
-
-    fs: FileSystem
-    cache: MetaCache
-
-    def _writable(self) -> None:
-        raise NotImplementedError
-
-    def _ino(self, path: str | None, fh: int | None = None) -> int:
-        raise NotImplementedError
-
-    def _changed(self, ino: int, path: str | None = None) -> None:
-        raise NotImplementedError
 
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
         if name in UNSUPPORTED_XATTRS:
