@@ -82,7 +82,8 @@ def translated() -> Iterator[None]:
     except redis.AuthenticationError as exc:
         raise FsError(errno.EACCES, "Redis authentication failed") from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise RedisUnavailable(type(exc).__name__) from exc
+        # redis-py says which address and why ("Connection refused"), never the password
+        raise RedisUnavailable(str(exc)[:200] or type(exc).__name__) from exc
     except redis.ResponseError as exc:
         raise errno_from_reply(str(exc)) from exc
     except redis.RedisError as exc:
