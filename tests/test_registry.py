@@ -51,6 +51,14 @@ def test_mount_record_lifecycle(client: redis.Redis, fs: FileSystem) -> None:
     assert [(m.mountpoint, m.alive, m.read_only, m.log_path) for m in mounts] == [
         ("/mnt/here", True, False, "/tmp/log")]
     assert mounts[0].session_id == fs.session_id
+    other = FileSystem.mkfs(client, fs.prefix + "-other")
+    reg_other = registry.register_mount(other, "/mnt/other")
+    client.hset(fs.keys.mount("damaged"), mapping={"pid": "not-a-number"})  # skipped
+    everywhere = {(m.prefix, m.mountpoint) for m in registry.list_mounts(client)}
+    assert {(fs.prefix, "/mnt/here"), (fs.prefix + "-other", "/mnt/other")} <= everywhere
+    assert all(m.session_id != "damaged" for m in registry.list_mounts(client))
+    client.delete(fs.keys.mount("damaged"))
+    reg_other.stop()
     reg.stop()
     assert registry.list_mounts(client, fs.prefix) == []
     ro = FileSystem(client, fs.prefix, read_only=True)

@@ -24,6 +24,7 @@ SESSION = "s"
 MOUNT = "m"
 
 SUPERBLOCK_SCAN_PATTERN = "{*}:" + SUPERBLOCK
+MOUNT_SCAN_PATTERN = "{*}:" + MOUNT + ":*"
 
 
 def valid_prefix(prefix: str) -> bool:
@@ -37,6 +38,15 @@ def prefix_of_superblock(key: bytes | str) -> str | None:
     match = re.match(r"^\{(.+)\}:" + SUPERBLOCK + "$", text)
     if match and valid_prefix(match.group(1)):
         return match.group(1)
+    return None
+
+
+def parse_mount_key(key: bytes | str) -> tuple[str, str] | None:
+    """(prefix, session) of a mount record key found by SCAN, or None."""
+    text = key.decode(errors="replace") if isinstance(key, bytes) else key
+    match = re.match(r"^\{(.+)\}:" + MOUNT + r":([^:]+)$", text)
+    if match and valid_prefix(match.group(1)):
+        return match.group(1), match.group(2)
     return None
 
 

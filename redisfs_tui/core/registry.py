@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 import redis
 
 from .errors import FsError, translated
-from .keys import MOUNT, SUPERBLOCK_SCAN_PATTERN, Keys, prefix_of_superblock
+from .keys import (
+    MOUNT,
+    MOUNT_SCAN_PATTERN,
+    SUPERBLOCK_SCAN_PATTERN,
+    Keys,
+    parse_mount_key,
+    prefix_of_superblock,
+)
 
 if TYPE_CHECKING:
     from .fs import FileSystem
@@ -203,24 +210,31 @@ def register_mount(
 
 
 def list_mounts(client: redis.Redis, prefix: str | None = None) -> list[MountRecord]:
-    """Mount records of one filesystem, or of every filesystem on the server."""
-    prefixes = [prefix] if prefix else [s.prefix for s in list_filesystems(client)]
+    """Mount records of one filesystem, or of every filesystem on the server (one SCAN
+    either way; a damaged record is skipped, not fatal)."""
+    pattern = Keys(prefix).pattern(MOUNT) if prefix else MOUNT_SCAN_PATTERN
     records = []
     with translated():
-        for pfx in prefixes:
-            keys = Keys(pfx)
-            for key in client.scan_iter(match=keys.pattern(MOUNT), count=1000):
+        for key in client.scan_iter(match=pattern, count=1000):
+            parsed = parse_mount_key(key)
+            if parsed is None:
+                continue
+            try:
                 raw = {k.decode(): v.decode(errors="replace")
                        for k, v in client.hgetall(key).items()}
-                if not raw:
-                    continue
-                session = key.decode().rsplit(":", 1)[-1]
-                records.append(MountRecord(
-                    session_id=session, prefix=pfx, host=raw.get("host", "?"),
-                    pid=int(raw.get("pid", 0) or 0), mountpoint=raw.get("mountpoint", ""),
-                    read_only=raw.get("ro") == "1", started=float(raw.get("started", 0) or 0),
-                    heartbeat=float(raw.get("heartbeat", 0) or 0), log_path=raw.get("log", "")))
+                if raw:
+                    records.append(_mount_record(*parsed, raw))
+            except (redis.ResponseError, ValueError):
+                continue  # WRONGTYPE or fields that are not numbers: not one of ours
     return sorted(records, key=lambda r: (r.prefix, r.started))
+
+
+def _mount_record(prefix: str, session: str, raw: dict[str, str]) -> MountRecord:
+    return MountRecord(
+        session_id=session, prefix=prefix, host=raw.get("host", "?"),
+        pid=int(raw.get("pid", 0) or 0), mountpoint=raw.get("mountpoint", ""),
+        read_only=raw.get("ro") == "1", started=float(raw.get("started", 0) or 0),
+        heartbeat=float(raw.get("heartbeat", 0) or 0), log_path=raw.get("log", ""))
 
 
 def reap_dead_mounts(fs: FileSystem) -> int:
