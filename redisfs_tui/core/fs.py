@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import redis
 
 from .attrs import NAME_MAX, ROOT_INO, Attr, parse_attr
+from .calls import ThreadConnections
 from .codec import CODECS, DEFAULT_CODEC
 from .data import DataOps
 from .errors import FsError, NoSuchFilesystem, UnsupportedFormat, translated
@@ -80,6 +81,7 @@ class FileSystem(DataOps, XattrOps):
         self.read_only = read_only
         self.session_id = session_id or uuid.uuid4().hex[:16]
         self._s = Scripts(client)
+        self._calls = ThreadConnections(client)
         self._ro_scripts = True  # EVALSHA_RO until the server says it lacks it
         with translated():
             sb = client.hgetall(self.keys.superblock)
@@ -140,26 +142,23 @@ class FileSystem(DataOps, XattrOps):
 
     def _run(self, script_name: str, *args: object) -> object:
         with translated():
-            return getattr(self._s, script_name)(
-                keys=[self.keys.superblock], args=[self.keys.base, *args]
-            )
+            return self._calls.script(getattr(self._s, script_name),
+                                      [self.keys.superblock], [self.keys.base, *args])
 
     def _run_read(self, script_name: str, *args: object) -> object:
         """Run a script that only reads with EVALSHA_RO (Redis 7), so a read-only ACL
         user or a replica accepts it; older servers get plain EVALSHA."""
         script = getattr(self._s, script_name)
-        keys_and_args = [self.keys.superblock, self.keys.base, *args]
+        keys, args_ = [self.keys.superblock], [self.keys.base, *args]
         with translated():
             if self._ro_scripts:
                 try:
-                    return self.client.evalsha_ro(script.sha, 1, *keys_and_args)
-                except redis.exceptions.NoScriptError:
-                    return self.client.eval_ro(script.script, 1, *keys_and_args)
+                    return self._calls.script(script, keys, args_, read_only=True)
                 except redis.ResponseError as exc:
                     if "unknown command" not in str(exc).lower():
                         raise
                     self._ro_scripts = False
-            return script(keys=keys_and_args[:1], args=keys_and_args[1:])
+            return self._calls.script(script, keys, args_)
 
     # -- lookup -------------------------------------------------------------
     def getattr(self, ino: int) -> Attr:
@@ -225,6 +224,14 @@ class FileSystem(DataOps, XattrOps):
         for page in self.readdir(ino, page_size):
             attrs = self.getattrs([child for _, child in page])
             yield [(name, a) for (name, _), a in zip(page, attrs, strict=True) if a is not None]
+
+    def names_if_few(self, ino: int, limit: int = 4096) -> set[bytes] | None:
+        """Every name in a directory in one round trip, or None when it has more than
+        about ``limit`` (HSCAN did not finish in one call).  Lets a mount answer "no
+        such name" from memory while many files are created in one directory."""
+        with translated():
+            cursor, page = self.client.hscan(self.keys.dirents(ino), 0, count=limit)
+        return set(page) if cursor == 0 else None
 
     def count_entries(self, ino: int) -> int:
         with translated():

@@ -9,11 +9,13 @@ Small commands stay with hiredis, which is faster for them.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import sys
 from typing import Any
 
+import hiredis
 import redis
 from redis._parsers import Encoder
 from redis.connection import HiredisRespSerializer, PythonRespSerializer
@@ -29,9 +31,16 @@ class HybridPacker:
         self._large = PythonRespSerializer(6000, Encoder("utf-8", "strict", False).encode)
 
     def pack(self, *args: Any) -> list[bytes]:
-        for arg in args:
-            if isinstance(arg, bytes | bytearray | memoryview) and len(arg) > LARGE_ARGUMENT:
-                return self._large.pack(*args)
+        plain = not (type(args[0]) is str and " " in args[0])  # "SCRIPT LOAD": split first
+        for arg in args:  # type() checks: this runs for every command the daemon sends
+            kind = type(arg)
+            if kind is bytes or kind is bytearray or kind is memoryview:
+                if len(arg) > LARGE_ARGUMENT:
+                    return self._large.pack(*args)
+                plain = plain and kind is bytes
+        if plain:
+            with contextlib.suppress(TypeError):  # redis-py's packer words the error
+                return [hiredis.pack_command(args)]
         return self._small.pack(*args)
 
 

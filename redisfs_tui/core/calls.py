@@ -1,0 +1,82 @@
+"""Script calls on a connection that each thread keeps: the hot path of the daemon.
+
+For every command, redis-py's client takes a connection from its pool and gives it
+back, checks the process id both times, and runs the call through its retry and
+event-hook layers.  Measured on the 2-core VM (bench/bench_core.py, "script call"):
+about 75-95 us of CPU per EVALSHA through the client, 45-55 us on a kept connection,
+of which ~35 us are the two socket system calls themselves.  Nearly every change a
+FUSE worker makes is one script call, so each thread keeps one connection of the
+same pool for its whole life and the client layer is skipped.  Connecting, login,
+TLS, timeouts and reply parsing are still redis-py's, and so is the retry policy
+(the client's ``Retry``: only refused or dropped connections are retried).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+from redis.connection import AbstractConnection, ConnectionPool
+
+
+class _Held:
+    """One thread's connection; it goes back to the pool when the thread ends (its
+    ``threading.local`` is dropped) or when the pool is reset."""
+
+    __slots__ = ("conn", "pool")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.conn: AbstractConnection = pool.get_connection()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the pool may be gone
+            self.pool.release(self.conn)
+
+
+class ThreadConnections:
+    """EVALSHA/EVAL(_RO) calls over a per-thread connection of ``client``'s pool."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.pool = client.connection_pool
+        self.retry = client.get_retry()
+        self._local = threading.local()
+
+    def script(self, script: Script, keys: list[Any], args: list[Any], read_only: bool = False
+               ) -> Any:
+        """Run a registered script: by hash, and by its text when the server lost it
+        (restart, SCRIPT FLUSH) -- which also caches it again."""
+        by_hash, by_text = ("EVALSHA_RO", "EVAL_RO") if read_only else ("EVALSHA", "EVAL")
+        try:
+            return self.execute(by_hash, script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return self.execute(by_text, script.script, len(keys), *keys, *args)
+
+    def execute(self, *command: Any) -> Any:
+        held = getattr(self._local, "held", None)
+        if held is None or held.pool is not self.pool:
+            held = self._local.held = _Held(self.pool)
+        conn = held.conn
+        try:
+            conn.send_command(*command)
+            return conn.read_response()
+        except redis.ResponseError:
+            raise  # the reply was read whole; the connection is fine
+        except redis.ConnectionError as error:
+            conn.disconnect()
+            if self.retry is None or isinstance(
+                    error, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+                raise
+            return self.retry.call_with_retry(lambda: self._once(conn, command),
+                                              lambda _error: conn.disconnect())
+        except BaseException:
+            conn.disconnect()  # timeout or interrupt: a reply may still be on its way
+            raise
+
+    @staticmethod
+    def _once(conn: AbstractConnection, command: tuple[Any, ...]) -> Any:
+        conn.send_command(*command)
+        return conn.read_response()
