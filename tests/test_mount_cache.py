@@ -129,6 +129,32 @@ def test_listings_and_negative_answers_from_memory(mounter: Mounter, fs: FileSys
     assert time.monotonic() - started < VISIBLE_WITHIN
 
 
+def test_creating_many_files_lists_the_directory_instead_of_asking_per_name(
+        mounter: Mounter, fs: FileSystem):
+    """The kernel looks every new name up before creating it.  In a directory this
+    mount has no listing of (made by another client), the second name looked up in
+    vain makes the mount fetch the names once; later misses come from memory."""
+    folder = fs.mkdir(ROOT_INO, "made-elsewhere", 0o755)
+    for index in range(5):
+        fs.create(folder.ino, f"old{index}", 0o644)
+    mount = mounter.mount(fs.prefix, "--cache-ttl=30")
+
+    def lookups() -> int:
+        stats = fs.client.info("commandstats").get("cmdstat_evalsha_ro", {})
+        return int(stats.get("calls", 0))
+
+    before = lookups()
+    for index in range(40):
+        (mount.path / "made-elsewhere" / f"new{index}").write_bytes(b"x")
+    assert lookups() - before <= 3  # the directory itself, then two misses
+    assert not (mount.path / "made-elsewhere" / "absent").exists()
+    assert lookups() - before <= 3
+    assert sorted(os.listdir(mount.path / "made-elsewhere")) == sorted(
+        [f"old{i}" for i in range(5)] + [f"new{i}" for i in range(40)])
+    with pytest.raises(FileExistsError):  # the listing never hides an existing name
+        os.open(mount.path / "made-elsewhere" / "old3", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+
+
 def test_buffered_data_reaches_redis_without_close(mounted: Mount, fs: FileSystem):
     """A file held open (a log, a slow writer) is stored by the writeback timer:
     another host sees data and a deferred chmod within two ticks, no fsync needed."""

@@ -94,6 +94,8 @@ class MetaCache:
         # directory inode -> every name in it, while known completely (answers
         # "no such name" without asking Redis, like the kernel's negative cache)
         self.listings: TtlCache[int, set[str]] = TtlCache(ttl)
+        # directory inode -> names looked up in vain lately (-1: too large to list)
+        self.misses: TtlCache[int, int] = TtlCache(ttl)
         self._generation: dict[int, int] = {}  # directory inode -> local change counter
         # directory inode -> (generation, [(name, inode)]) of its last full listing, so a
         # second opendir soon after (rm -rf, find) lists from memory
@@ -131,6 +133,12 @@ class MetaCache:
         if self.generation(dir_ino) == generation:
             self.listings.put(dir_ino, {name for name, _ in entries})
             self.entries.put(dir_ino, (generation, entries))
+
+    def listing_from_names(self, dir_ino: int, names: set[str], generation: int) -> None:
+        """Keep the names of a directory (no attributes) unless this mount changed it
+        meanwhile: a create racing with the fetch must not be forgotten."""
+        if self.generation(dir_ino) == generation:
+            self.listings.put(dir_ino, names)
 
     def cached_listing(self, dir_ino: int) -> list[tuple[str, Attr]] | None:
         """The directory's entries with attributes, if all are still cached and this

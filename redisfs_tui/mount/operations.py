@@ -139,9 +139,33 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         else:
             if self.cache.known_absent(parent_ino, name):
                 raise FsError(errno.ENOENT)
-            attr = self.fs.lookup(parent_ino, name)
+            attr = self._lookup_child(parent_ino, name)
         self.cache.remember(path, attr)
         return attr
+
+    def _lookup_child(self, parent_ino: int, name: str) -> Attr:
+        """Ask Redis; after the second name looked up in vain in one directory within the
+        cache TTL (a program creating files: the kernel looks each name up first), list
+        the directory's names once so later misses are answered from memory."""
+        try:
+            return self.fs.lookup(parent_ino, name)
+        except FsError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            misses = self.cache.misses.get(parent_ino) or 0
+            if misses < 0:
+                raise  # too large to list
+            if misses:
+                generation = self.cache.generation(parent_ino)
+                names = self.fs.names_if_few(parent_ino)
+                if names is None:
+                    self.cache.misses.put(parent_ino, -1)
+                else:
+                    self.cache.listing_from_names(
+                        parent_ino, {os.fsdecode(n) for n in names}, generation)
+            else:
+                self.cache.misses.put(parent_ino, 1)
+            raise
 
     def _ino(self, path: str | None, fh: int | None = None) -> int:
         if fh:
