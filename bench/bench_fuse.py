@@ -1,5 +1,8 @@
 """FUSE benchmark: a redisfs mount against tmpfs, same steps, same run; prints a table.
 
+Also runs the steps on ``memfs.py`` (an in-memory filesystem served by the same FUSE
+layer and options, no Redis): the floor any Python FUSE filesystem starts from here.
+
 Steps: write 64 MiB (random data, fsync'd), read it back (page cache dropped first),
 create 1000 small files, ``ls -lR``, lstat of every file, ``cp -a`` of the stdlib
 ``email`` package, ``rm -rf`` of everything.  Before each step the kernel caches are
@@ -149,6 +152,28 @@ def redisfs_mount(workdir: Path, daemon_args: list[str]) -> Iterator[Path]:
         server.stop()
 
 
+@contextlib.contextmanager
+def memfs_mount(workdir: Path) -> Iterator[Path]:
+    """The in-memory floor filesystem (bench/memfs.py), mounted in the foreground."""
+    mountpoint = workdir / "memfs"
+    mountpoint.mkdir()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("memfs.py")),
+                             str(mountpoint)])
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.ismount(mountpoint):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("memfs did not mount")
+            time.sleep(0.05)
+        yield mountpoint
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mountpoint)], check=False)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="repeat and report the median")
@@ -160,7 +185,7 @@ def main() -> int:
     payload = os.urandom(BIG)
     cold = not args.keep_caches
     settle = 2.2  # > entry_timeout + cache_ttl of the default mount
-    results: dict[str, list[dict[str, float]]] = {"tmpfs": [], "redisfs": []}
+    results: dict[str, list[dict[str, float]]] = {"tmpfs": [], "memfs": [], "redisfs": []}
     with tempfile.TemporaryDirectory(prefix="bench-fuse-") as tmp:
         workdir = Path(tmp)
         shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else workdir
@@ -171,19 +196,24 @@ def main() -> int:
             finally:
                 shutil.rmtree(tmpfs_root, ignore_errors=True)
             run_dir = Path(tempfile.mkdtemp(dir=workdir))
+            with memfs_mount(run_dir) as mnt:
+                results["memfs"].append(run_steps(mnt, payload, cold, 0.0))
             with redisfs_mount(run_dir, args.daemon_arg) as mnt:
                 results["redisfs"].append(run_steps(mnt, payload, cold, settle))
+    print("memfs: the same FUSE layer over Python dicts, no Redis (bench/memfs.py)")
     print(f"redisfs FUSE benchmark ({os.cpu_count()} cores, {'cold' if cold else 'warm'} "
           f"caches{'' if drop_caches() or not cold else ' NOT dropped: not root'}, "
           f"median of {args.rounds})")
-    header = f"{'step':<14}{'tmpfs':>9}{'redisfs':>10}{'target':>9}{'C original':>12}"
+    header = (f"{'step':<14}{'tmpfs':>9}{'memfs':>9}{'redisfs':>10}{'target':>9}"
+              f"{'C original':>12}")
     print(header)
     print("-" * len(header))
     for label, _step in STEPS:
         tmpfs = statistics.median(r[label] for r in results["tmpfs"])
+        floor = statistics.median(r[label] for r in results["memfs"])
         ours = statistics.median(r[label] for r in results["redisfs"])
         flag = "" if ours <= TARGETS[label] else "  (over target)"
-        print(f"{label:<14}{tmpfs:>8.3f}s{ours:>9.3f}s{TARGETS[label]:>8.2f}s"
+        print(f"{label:<14}{tmpfs:>8.3f}s{floor:>8.3f}s{ours:>9.3f}s{TARGETS[label]:>8.2f}s"
               f"{ORIGINAL_C[label]:>11.2f}s{flag}")
     return 0
 
