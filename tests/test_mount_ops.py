@@ -139,8 +139,10 @@ def test_rename_noreplace_and_exchange(mounted: Mount):
     with pytest.raises(OSError) as exc:
         renameat2(root / "x", root / "y", 1)  # RENAME_NOREPLACE
     assert exc.value.errno == errno.EEXIST
+    assert sorted(os.listdir(root)) == ["x", "y"]  # the mount now knows the whole listing
     renameat2(root / "x", root / "y", 2)  # RENAME_EXCHANGE
     assert (root / "x").read_text() == "y" and (root / "y").read_text() == "x"
+    assert sorted(os.listdir(root)) == ["x", "y"]  # an exchange keeps both names
 
 
 def test_names_too_long_and_bad_operations(mounted: Mount):

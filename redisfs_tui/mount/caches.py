@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from ..core import Attr
@@ -109,7 +109,7 @@ class MetaCache:
         """Adjust a cached attribute in place (e.g. a parent's mtime after create)."""
         attr = self.attrs.get(ino)
         if attr is not None:
-            self.attrs.put(ino, replace(attr, **changes))
+            self.attrs.put(ino, attr.but(**changes))
 
     def forget_path(self, path: str) -> int | None:
         return self.paths.pop(path)

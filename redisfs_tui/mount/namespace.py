@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from ..core import FsError
+from ..core import RENAME_EXCHANGE, FsError
 from ._fuse import fuse_context
 from .parts import OperationParts
 
@@ -159,7 +159,8 @@ class NameOps(OperationParts):
         else:
             self.cache.forget_path(old)
             self.cache.forget_path(new)
-        self.cache.name_removed(src_parent, src_name)
+        if not flags & RENAME_EXCHANGE:  # an exchange keeps both names
+            self.cache.name_removed(src_parent, src_name)
         self.cache.name_added(dst_parent, dst_name)
         for ino in (moved, replaced, src_parent, dst_parent):
             if ino is not None:

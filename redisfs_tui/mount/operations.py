@@ -13,7 +13,6 @@ import logging
 import os
 import stat
 import time
-from dataclasses import replace
 from typing import Any
 
 from ..core import ROOT_INO, Attr, FileSystem, FsError
@@ -42,7 +41,7 @@ def overlay(attr: Attr, state: InodeState) -> Attr:
         else:
             changes[name if name in ("uid", "gid") else name + "_ns"] = value
     changes["ctime_ns"] = max(attr.ctime_ns, state.pending_ctime)
-    return replace(attr, **changes)
+    return attr.but(**changes)
 
 
 def join_path(parent: str, name: str) -> str:
