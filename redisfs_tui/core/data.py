@@ -62,8 +62,9 @@ class DataOps:
         trimmed = bytes(raw).rstrip(b"\0")
         return codec.encode(trimmed, self.codec) if trimmed else b""
 
-    def read(self, ino: int, offset: int, size: int) -> bytes:
-        """Up to ``size`` bytes from ``offset``; short only at end of file."""
+    def read(self, ino: int, offset: int, size: int) -> bytearray:
+        """Up to ``size`` bytes from ``offset``; short only at end of file.  A bytearray
+        the caller owns: the FUSE layer hands out views of it instead of copies."""
         if offset < 0 or size < 0:
             raise FsError(errno.EINVAL)
         bs = self.block_size
@@ -88,7 +89,7 @@ class DataOps:
         file_size = int(file_size or 0)
         end = min(offset + size, file_size, (last + 1) * bs)  # short if it grew meanwhile
         if end <= offset:
-            return b""
+            return bytearray()
         out = bytearray(end - offset)
         for index, stored in zip(range(first, last + 1), result[1:], strict=True):
             if not stored:
@@ -98,8 +99,8 @@ class DataOps:
             lo = max(offset, block_start)
             hi = min(end, block_start + len(raw))
             if hi > lo:
-                out[lo - offset:hi - offset] = raw[lo - block_start:hi - block_start]
-        return bytes(out)
+                out[lo - offset:hi - offset] = memoryview(raw)[lo - block_start:hi - block_start]
+        return out
 
     def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview,
               size_hint: int | None = None, then_set: list[tuple[str, int]] | None = None

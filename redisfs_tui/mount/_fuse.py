@@ -163,10 +163,14 @@ class RedisFUSE(mfusepy.FUSE):
 
     def read(self, path: bytes | None, buf: Any, size: int, offset: int, fip: Any) -> int:
         data = self.operations.read(None, size, offset, fip.contents.fh)
-        if not data:
+        length = len(data)
+        if not length:
             return 0
-        ctypes.memmove(buf, data, len(data))
-        return len(data)
+        if type(data) is bytes:
+            ctypes.memmove(buf, data, length)
+        else:  # a bytearray or a view of one: copied once, straight into libfuse's buffer
+            ctypes.memmove(buf, (ctypes.c_char * length).from_buffer(data), length)
+        return length
 
     def write(self, path: bytes | None, buf: Any, size: int, offset: int, fip: Any) -> int:
         return self.operations.write(None, ctypes.string_at(buf, size), offset, fip.contents.fh)

@@ -63,7 +63,7 @@ class FileIo(OperationParts):
                     self.writeback.flush_locked(state)
                     self.fs.truncate(ino, 0)
                     state.size_hint = 0
-                    state.window = None
+                    state.forget_reads()
             if truncate:
                 self.cache.attrs.pop(ino)
                 self._changed(ino)
@@ -88,7 +88,8 @@ class FileIo(OperationParts):
         self._new_entry(path, parent_ino, name, attr)
         return handle.fh
 
-    def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
+    def read(self, path: str | None, size: int, offset: int, fh: int) -> memoryview | bytearray:
+        """Views into the window fetched from Redis: no copy until libfuse's buffer."""
         state = self._state(fh)
         if self.writeback.dirty(state):
             self.writeback.flush(state)
@@ -99,16 +100,18 @@ class FileIo(OperationParts):
             if window is not None:
                 start, data = window
                 if start <= offset and offset + size <= start + len(data):
-                    return data[offset - start:offset - start + size]
+                    return memoryview(data)[offset - start:offset - start + size]
                 if start <= offset < start + len(data) and len(data) < READ_WINDOW:
-                    return data[offset - start:]  # the window ended at end of file
+                    return memoryview(data)[offset - start:]  # the window ended at end of file
             if not sequential and size < READ_WINDOW:
                 return self.fs.read(state.ino, offset, size)
             # one round trip for the next READ_WINDOW bytes: the kernel's readahead
             # asks for 128 KiB at a time, often several at once
+            generation = state.read_generation
             data = self.fs.read(state.ino, offset, max(size, READ_WINDOW))
-            state.window = (offset, data)
-        return data[:size]
+            if generation == state.read_generation:  # not changed through this mount since
+                state.window = (offset, data)
+        return memoryview(data)[:size]
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
         self._writable()
@@ -152,7 +155,7 @@ class FileIo(OperationParts):
                 self.writeback.flush_locked(state)
                 self.fs.truncate(ino, length)
                 state.size_hint = length
-                state.window = None
+                state.forget_reads()
         else:
             self.fs.truncate(ino, length)
         self.cache.attrs.pop(ino)

@@ -99,10 +99,17 @@ class InodeState:
     pending: dict[str, int] = field(default_factory=dict)
     pending_ctime: int = 0
     # sequential reads: the last window fetched from Redis (offset, bytes), and where
-    # the previous read ended; dropped whenever this mount changes the file
+    # the previous read ended; dropped (and the generation counted up) whenever this
+    # mount changes the file, so a fetch that raced with the change is not kept
     window: tuple[int, bytes] | None = None
+    read_generation: int = 0
     read_end: int = -1
     read_mutex: threading.Lock = field(default_factory=threading.Lock)
+
+    def forget_reads(self) -> None:
+        """The file changed here: windows fetched before must not be served."""
+        self.window = None
+        self.read_generation += 1
 
 
 @dataclass

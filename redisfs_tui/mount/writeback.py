@@ -95,7 +95,7 @@ class Writeback:
                 return
             self._collect(state)
             extents = state.buffer.take()
-            state.window = None
+            state.forget_reads()
             state.inflight_end = max(o + len(d) for o, d in extents)
             state.inflight = self._flushers.submit(self._store_batch, state, extents)
 
@@ -112,7 +112,7 @@ class Writeback:
         extents = state.buffer.take()
         changes = list(state.pending.items())
         state.pending = {}
-        state.window = None
+        state.forget_reads()
         try:
             self._store(state, extents, changes)
         except OSError:
