@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import mount_fixtures
+import pytest
 import redis
 from mount_fixtures import Mounter, wait_until
 
@@ -213,3 +214,23 @@ def test_option_parsing_and_password_stripping():
         ["--host=10.1.2.3", "--port=6380", "--mount=/mnt/r", "--read-only", "--debug"]))
     assert (seed.prefix, seed.read_only, seed.debug) == ("skx", True, True)
     assert seed.server.url == "redis://10.1.2.3:6380/0" and not seed.foreground
+
+
+def read_ahead_kib(path: Path) -> int:
+    """The kernel's readahead for the filesystem mounted at ``path`` (from sysfs)."""
+    device = os.stat(path).st_dev
+    bdi = Path(f"/sys/class/bdi/{os.major(device)}:{os.minor(device)}/read_ahead_kb")
+    return int(bdi.read_text())
+
+
+def test_readahead_raised_to_the_read_window_unless_told_not_to(mounter: Mounter,
+                                                                 fs: FileSystem, tmp_path: Path):
+    if not mount_fixtures.superuser():
+        pytest.skip("sysfs readahead needs root")  # CI runs as root: this test runs there
+    spaced = tmp_path / "a mount"  # mountinfo escapes the space
+    raised = mounter.mount(fs.prefix, path=spaced)
+    assert read_ahead_kib(raised.path) == 1024
+    (raised.path / "f").write_bytes(os.urandom(3 * 1024 * 1024 + 5))
+    kept = mounter.mount(fs.prefix, "--readahead=0")
+    assert read_ahead_kib(kept.path) != 1024  # the kernel's own default stays
+    assert (kept.path / "f").read_bytes() == (raised.path / "f").read_bytes()

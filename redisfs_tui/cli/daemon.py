@@ -32,7 +32,7 @@ VALUE_OPTIONS = {
     "password_file": "password_file", "password": "password", "log_file": "log_file",
     "timeout": "timeout", "cache_ttl": "cache_ttl", "entry_timeout": "entry_timeout",
     "attr_timeout": "attr_timeout", "negative_timeout": "negative_timeout",
-    "write_buffer": "write_buffer",
+    "write_buffer": "write_buffer", "readahead": "readahead",
 }
 FLAG_OPTIONS = {"ro": "read_only", "read_only": "read_only", "debug": "debug",
                 "foreground": "foreground", "mkfs": "mkfs"}
@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-ttl", type=float, help="this mount's metadata cache, seconds (1.0)")
     p.add_argument("--timeout", type=float, help="seconds before a Redis call fails with EIO (5)")
     p.add_argument("--write-buffer", type=int, help="bytes buffered per file before sending")
+    p.add_argument("--readahead", type=int,
+                   help="kernel readahead of the mount in KiB (1024; root only; 0: kernel's)")
     p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
@@ -212,6 +214,9 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
     buffer = pick("write_buffer", int)
     if buffer is not None:
         config.write_buffer = max(buffer, 4096)
+    readahead = pick("readahead", int)
+    if readahead is not None:
+        config.readahead_kib = readahead
     if config.timeout <= 0:
         raise UsageError("timeout must be positive")
     return config

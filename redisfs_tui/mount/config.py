@@ -23,6 +23,12 @@ DEFAULT_CACHE_TTL = 1.0
 # many open files cannot exhaust memory.
 DEFAULT_WRITE_BUFFER = 8 * 1024 * 1024
 
+# Kernel readahead for the mount (KiB): the kernel's 128 KiB default makes sequential
+# reads arrive as 256 KiB requests; 1 MiB requests match the daemon's read window and
+# cut a cold 64 MiB read from 0.12-0.17 s to 0.09-0.11 s here.  Set through sysfs,
+# so root only; 0 leaves the kernel's value.
+DEFAULT_READAHEAD_KIB = 1024
+
 # Redis calls give up (EIO) after roughly this many seconds when the server is gone.
 DEFAULT_TIMEOUT = 5.0
 
@@ -45,5 +51,6 @@ class MountConfig:
     attr_timeout: float = DEFAULT_ATTR_TIMEOUT
     cache_ttl: float = DEFAULT_CACHE_TTL
     write_buffer: int = DEFAULT_WRITE_BUFFER
+    readahead_kib: int = DEFAULT_READAHEAD_KIB
     timeout: float = DEFAULT_TIMEOUT
     single_threaded: bool = False

@@ -66,6 +66,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         if not fs.read_only:
             self.writeback.start_timer(self.handles.all_states)
         self.block_size = fs.block_size
+        self.readahead = config.readahead_kib * 1024
         self.hidden: dict[str, int] = {}  # .fuse_hidden name -> unlinked inode still open
         # libfuse worker thread -> the name it just hid (see rename()); not a
         # threading.local: ctypes gives each callback a fresh Python thread state
@@ -75,6 +76,10 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
 
     # -- lifecycle -----------------------------------------------------------
     def init_with_config(self, conn_info: Any, config_3: Any) -> None:
+        if conn_info is not None and self.readahead:
+            # the kernel caps the mount's readahead at this when init returns; the runner
+            # raises the readahead itself (sysfs) in on_ready, see config.py
+            conn_info.max_readahead = max(conn_info.max_readahead, self.readahead)
         self.kernel.capture()
         if self.on_ready is not None:
             self.on_ready()

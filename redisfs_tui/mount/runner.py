@@ -129,6 +129,38 @@ def fuse_options(config: MountConfig, fs: FileSystem) -> dict[str, Any]:
     return opts
 
 
+def mount_device(mountpoint: str) -> str | None:
+    """'major:minor' of the filesystem mounted at ``mountpoint``, from /proc/self/mountinfo
+    (stat() of the mountpoint from inside FUSE's init would wait for ourselves)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    escaped = mountpoint.replace("\\", "\\134")
+    for char, code in ((" ", "\\040"), ("\t", "\\011"), ("\n", "\\012")):
+        escaped = escaped.replace(char, code)
+    found = None
+    for line in lines:  # the last entry wins: it is the one on top
+        fields = line.split(" ")
+        if len(fields) > 4 and fields[4] == escaped:
+            found = fields[2]
+    return found
+
+
+def set_readahead(mountpoint: str, kib: int) -> None:
+    """Raise the kernel's readahead for the mount (see config.DEFAULT_READAHEAD_KIB).
+    Best effort: only root may write sysfs, and the mount works either way."""
+    device = mount_device(mountpoint)
+    if not kib or device is None:
+        return
+    try:
+        with open(f"/sys/class/bdi/{device}/read_ahead_kb", "w", encoding="ascii") as handle:
+            handle.write(f"{kib}\n")
+    except OSError as exc:
+        log.debug("readahead left at the kernel's default: %s", exc)
+
+
 def run(config: MountConfig) -> int:
     """Mount and serve until unmounted.  Returns the process exit status."""
     try:
@@ -156,6 +188,7 @@ def run(config: MountConfig) -> int:
 
     def on_ready() -> None:
         live.append(True)
+        set_readahead(config.mountpoint, config.readahead_kib)
         log.info("mounted %s on %s (libfuse %s%s)", fs.prefix, config.mountpoint,
                  library_version(), ", read-only" if fs.read_only else "")
         with contextlib.suppress(FsError):
