@@ -134,17 +134,20 @@ def run_steps(root: Path, payload: bytes, cold: bool, settle: float) -> dict[str
 
 
 @contextlib.contextmanager
-def redisfs_mount(workdir: Path, daemon_args: list[str]) -> Iterator[Path]:
-    server = LocalRedis(workdir / "redis")
+def redisfs_mount(workdir: Path, daemon_args: list[str], unix_socket: bool) -> Iterator[Path]:
+    socket_path = workdir / "redis.sock"
+    server = LocalRedis(workdir / "redis", extra_args=[
+        "--unixsocket", str(socket_path), "--unixsocketperm", "700"] if unix_socket else [])
     server.start()
+    url = f"unix://{socket_path}" if unix_socket else server.url
     mountpoint = workdir / "mnt"
     mountpoint.mkdir()
     proc = None
     try:
-        client = redis.Redis.from_url(server.url)
+        client = redis.Redis.from_url(url)
         FileSystem.mkfs(client, "bench")
         client.close()
-        proc = spawn.spawn(["--url", server.url, "--prefix", "bench", "--mount", str(mountpoint),
+        proc = spawn.spawn(["--url", url, "--prefix", "bench", "--mount", str(mountpoint),
                             *daemon_args], mountpoint, log_path=str(workdir / "daemon.log"))
         yield mountpoint
     finally:
@@ -181,6 +184,8 @@ def main() -> int:
                         help="do not drop caches / wait for cache expiry between steps")
     parser.add_argument("--daemon-arg", action="append", default=[],
                         help="extra redisfs argument (repeatable)")
+    parser.add_argument("--unix-socket", action="store_true",
+                        help="reach Redis over a unix socket instead of TCP on 127.0.0.1")
     args = parser.parse_args()
     payload = os.urandom(BIG)
     cold = not args.keep_caches
@@ -198,12 +203,14 @@ def main() -> int:
             run_dir = Path(tempfile.mkdtemp(dir=workdir))
             with memfs_mount(run_dir) as mnt:
                 results["memfs"].append(run_steps(mnt, payload, cold, 0.0))
-            with redisfs_mount(run_dir, args.daemon_arg) as mnt:
+            with redisfs_mount(run_dir, args.daemon_arg, args.unix_socket) as mnt:
                 results["redisfs"].append(run_steps(mnt, payload, cold, settle))
-    print("memfs: the same FUSE layer over Python dicts, no Redis (bench/memfs.py)")
-    print(f"redisfs FUSE benchmark ({os.cpu_count()} cores, {'cold' if cold else 'warm'} "
+    transport = "a unix socket" if args.unix_socket else "TCP 127.0.0.1"
+    print(f"redisfs FUSE benchmark ({os.cpu_count()} cores, Redis over {transport}, "
+          f"{'cold' if cold else 'warm'} "
           f"caches{'' if drop_caches() or not cold else ' NOT dropped: not root'}, "
           f"median of {args.rounds})")
+    print("memfs: the same FUSE layer over Python dicts, no Redis (bench/memfs.py)")
     header = (f"{'step':<14}{'tmpfs':>9}{'memfs':>9}{'redisfs':>10}{'target':>9}"
               f"{'C original':>12}")
     print(header)
