@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import socket
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
 from redisfs_tui.core import ROOT_INO, FileSystem
+from redisfs_tui.core.calls import ThreadConnections
 from redisfs_tui.core.local_server import LocalRedis
 
 
@@ -71,6 +75,41 @@ def ops(client: redis.Redis, rounds: int) -> None:
         print(f"  {'':<28} {n * 128 / 1024 / seconds:>10,.1f} MiB/s")
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def script_calls(client: redis.Redis, rounds: int) -> None:
+    """One trivial EVALSHA three ways: through redis-py's client, on a connection the
+    thread keeps (core/calls.py, what FileSystem uses), and a bare PING on a socket."""
+    script = client.register_script("return ARGV[1]")
+    script(args=["warm"])
+    kept = ThreadConnections(client)
+
+    def measure(label: str, call: Callable[[], object]) -> None:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        for _ in range(rounds):
+            call()
+        wall, used = time.perf_counter() - started, cpu_seconds() - cpu
+        print(f"  {label:<28} {wall * 1e6 / rounds:>7.0f} µs wall "
+              f"{used * 1e6 / rounds:>7.0f} µs CPU")
+
+    measure("EVALSHA via the client", lambda: client.evalsha(script.sha, 0, "x"))
+    measure("EVALSHA on a kept conn", lambda: kept.script(script, [], ["x"]))
+    host, port = client.connection_pool.connection_kwargs["host"], \
+        client.connection_pool.connection_kwargs["port"]
+    with socket.create_connection((host, port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = bytearray(64)
+
+        def ping() -> None:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            sock.recv_into(buffer)
+
+        measure("PING on a bare socket", ping)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=100_000)
@@ -83,6 +122,8 @@ def main() -> None:
         memory_per_file(client, args.files)
         print("Single-thread core operations:")
         ops(client, args.rounds)
+        print("Round trips (per call):")
+        script_calls(client, args.rounds * 5)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from redisfs_tui.core import (
     ServerSpec,
     connect,
 )
+from redisfs_tui.core.calls import connections_for
 from redisfs_tui.core.local_server import LocalRedis
 
 BS = 4096
@@ -203,3 +204,41 @@ def test_crossing_directory_moves_never_detach_a_cycle(fs: FileSystem) -> None:
     assert sorted(found) == [b"x", b"y", b"z"]
     top = fs.count_entries(ROOT_INO)
     assert 1 <= top <= 3 and fs.getattr(ROOT_INO).nlink == 2 + top
+
+
+def test_kept_connections_never_starve_the_clients_pool(redis_server: LocalRedis, fs: FileSystem):
+    """Script calls keep one connection per thread (core/calls.py) from a pool of their own:
+    eight threads that each keep one still get plain commands and pipelines through a
+    client whose pool allows three, and every kept connection goes back when its thread
+    ends."""
+    small = connect(ServerSpec(url=redis_server.url))
+    small.connection_pool.max_connections = 3
+    shared = FileSystem(small, fs.prefix)
+    folder = shared.mkdir(ROOT_INO, "threads", 0o755)
+    all_keep_one = threading.Barrier(8)
+    one_at_a_time = threading.Lock()  # the client's pool bounds concurrent plain commands
+    failures: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            made = shared.create(folder.ino, f"f{index}", 0o644)  # a script call: kept
+            all_keep_one.wait(timeout=30)
+            with one_at_a_time:
+                shared.write(made.ino, 0, b"x" * 100)
+                assert shared.getattrs([made.ino])[0].size == 100  # a pipeline
+                assert FileSystem(small, fs.prefix).block_size == shared.block_size
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(n for n, _ in next(fs.readdir(folder.ino))) == sorted(
+        f"f{i}".encode() for i in range(8))
+    kept = connections_for(small).pool
+    # the eight went back as their threads ended; the test's own thread made the folder
+    assert len(kept._in_use_connections) == 1
+    small.close()

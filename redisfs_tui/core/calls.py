@@ -2,11 +2,12 @@
 
 For every command, redis-py's client takes a connection from its pool and gives it
 back, checks the process id both times, and runs the call through its retry and
-event-hook layers.  Measured on the 2-core VM (bench/bench_core.py, "script call"):
-about 75-95 us of CPU per EVALSHA through the client, 45-55 us on a kept connection,
-of which ~35 us are the two socket system calls themselves.  Nearly every change a
-FUSE worker makes is one script call, so each thread keeps one connection of the
-same pool for its whole life and the client layer is skipped.  Connecting, login,
+event-hook layers.  Measured on the 2-core VM (bench/bench_core.py, "Round trips"):
+75-95 us of CPU per EVALSHA through the client against 45-55 us on a kept connection
+while the machine idles (30 against 16 us while it is busy), a bare socket needing
+most of the rest for its two system calls.  Nearly every change a
+FUSE worker makes is one script call, so each thread keeps one connection for its
+whole life and the client layer is skipped.  Connecting, login,
 TLS, timeouts and reply parsing are still redis-py's, and so is the retry policy
 (the client's ``Retry``: only refused or dropped connections are retried).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from typing import Any
 
 import redis
@@ -38,12 +40,30 @@ class _Held:
 
 
 class ThreadConnections:
-    """EVALSHA/EVAL(_RO) calls over a per-thread connection of ``client``'s pool."""
+    """EVALSHA/EVAL(_RO) calls over a connection each thread keeps.
+
+    The kept connections come from a pool of their own, made like ``client``'s (same
+    address, login, TLS, timeouts, packer), so they never use up the client's pool: a
+    thread that keeps one can still run pipelines and other commands through the client.
+    """
 
     def __init__(self, client: redis.Redis) -> None:
-        self.pool = client.connection_pool
+        self.client_pool = client.connection_pool
         self.retry = client.get_retry()
+        self._pool: ConnectionPool | None = None
+        self._pool_mutex = threading.Lock()
         self._local = threading.local()
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """Made at first use, so that tuning of the client's connections made after this
+        object (the daemon's packer) is copied too."""
+        with self._pool_mutex:
+            if self._pool is None:
+                source = self.client_pool
+                self._pool = ConnectionPool(connection_class=source.connection_class,
+                                            **source.connection_kwargs)
+            return self._pool
 
     def script(self, script: Script, keys: list[Any], args: list[Any], read_only: bool = False
                ) -> Any:
@@ -57,7 +77,7 @@ class ThreadConnections:
 
     def execute(self, *command: Any) -> Any:
         held = getattr(self._local, "held", None)
-        if held is None or held.pool is not self.pool:
+        if held is None:
             held = self._local.held = _Held(self.pool)
         conn = held.conn
         try:
@@ -80,3 +100,17 @@ class ThreadConnections:
     def _once(conn: AbstractConnection, command: tuple[Any, ...]) -> Any:
         conn.send_command(*command)
         return conn.read_response()
+
+
+_SHARED: weakref.WeakKeyDictionary[redis.Redis, ThreadConnections] = weakref.WeakKeyDictionary()
+_SHARED_MUTEX = threading.Lock()
+
+
+def connections_for(client: redis.Redis) -> ThreadConnections:
+    """One ThreadConnections per client, so a thread keeps one connection per client
+    however many FileSystem objects it uses."""
+    with _SHARED_MUTEX:
+        shared = _SHARED.get(client)
+        if shared is None:
+            shared = _SHARED[client] = ThreadConnections(client)
+        return shared

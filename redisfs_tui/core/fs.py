@@ -18,12 +18,12 @@ from collections.abc import Iterator
 import redis
 
 from .attrs import NAME_MAX, ROOT_INO, Attr, parse_attr
-from .calls import ThreadConnections
+from .calls import connections_for
 from .codec import CODECS, DEFAULT_CODEC
 from .data import DataOps
 from .errors import FsError, NoSuchFilesystem, UnsupportedFormat, translated
 from .keys import Keys
-from .scripts import Scripts
+from .scripts import scripts_for
 from .xattrs import XATTR_CREATE, XATTR_REPLACE, XattrOps
 
 __all__ = ["XATTR_CREATE", "XATTR_REPLACE", "FileSystem"]
@@ -80,8 +80,8 @@ class FileSystem(DataOps, XattrOps):
         self.prefix = prefix
         self.read_only = read_only
         self.session_id = session_id or uuid.uuid4().hex[:16]
-        self._s = Scripts(client)
-        self._calls = ThreadConnections(client)
+        self._s = scripts_for(client)
+        self._calls = connections_for(client)
         self._ro_scripts = True  # EVALSHA_RO until the server says it lacks it
         with translated():
             sb = client.hgetall(self.keys.superblock)
@@ -122,7 +122,7 @@ class FileSystem(DataOps, XattrOps):
         if block_size < 4096 or block_size > 4 * 1024 * 1024 or block_size & (block_size - 1):
             raise FsError(errno.EINVAL, "block size must be a power of two from 4 KiB to 4 MiB")
         keys = Keys(prefix)
-        script = Scripts(client).mkfs
+        script = scripts_for(client).mkfs
         args = [keys.base, FORMAT_VERSION, block_size, codec, now_ns(), uuid.uuid4().hex,
                 os.getuid() if uid is None else uid, os.getgid() if gid is None else gid,
                 snapshot_of]

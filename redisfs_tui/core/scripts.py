@@ -7,6 +7,7 @@ keys of the same hash tag are derived inside the script.
 
 from __future__ import annotations
 
+import weakref
 from functools import cache
 from importlib import resources
 
@@ -40,3 +41,15 @@ class Scripts:
 
     def __getattr__(self, name: str) -> Script:  # for type checkers; set in __init__
         raise AttributeError(name)
+
+
+_REGISTERED: weakref.WeakKeyDictionary[redis.Redis, Scripts] = weakref.WeakKeyDictionary()
+
+
+def scripts_for(client: redis.Redis) -> Scripts:
+    """The scripts registered for ``client``, once per client: registering hashes all
+    of them (~100 us), which every FileSystem() paid before."""
+    registered = _REGISTERED.get(client)
+    if registered is None:
+        registered = _REGISTERED[client] = Scripts(client)
+    return registered

@@ -22,7 +22,7 @@ from .attrs import ROOT_INO, Attr
 from .errors import NoSuchFilesystem, translated
 from .fs import FileSystem
 from .keys import Keys
-from .scripts import Scripts
+from .scripts import scripts_for
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def _copy(client: redis.Redis, source: str, target: str, mode: str) -> SnapshotR
     with translated():
         if not client.exists(src.superblock):
             raise NoSuchFilesystem(source)
-        inodes = Scripts(client).snapshot(
+        inodes = scripts_for(client).snapshot(
             keys=[src.superblock, dst.superblock],
             args=[src.base, dst.base, time.time_ns(), uuid.uuid4().hex, mode, source],
         )
