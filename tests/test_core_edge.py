@@ -6,6 +6,7 @@ import errno
 import os
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from redisfs_tui.core import (
     UnsupportedFormat,
     connect,
 )
+from redisfs_tui.core.inspect import inode_report
 from redisfs_tui.core.local_server import LocalRedis, free_port
 
 
@@ -149,6 +151,21 @@ def test_damaged_superblock_is_a_clean_error(client: redis.Redis, prefix: str,
     with pytest.raises(FsError) as info:
         FileSystem(client, prefix)
     assert info.value.errno in (errno.EUCLEAN, errno.EPROTONOSUPPORT)
+
+
+@pytest.mark.parametrize("stored", [b"Sgarbage", b"Zgarbage", b"Qunknown codec",
+                                    b"Z" + zlib.compress(b"x" * 300_000)])
+def test_damaged_block_is_euclean_and_shown_as_such(fs: FileSystem, stored: bytes) -> None:
+    """Hostile block contents: reads fail with EUCLEAN (as ext4 reports corruption), never
+    with a traceback or a decompression bomb; the inspector marks the block damaged."""
+    f = fs.create(ROOT_INO, "victim", 0o644)
+    fs.write(f.ino, 0, b"fine" * 1000)
+    fs.client.set(fs.keys.block(f.ino, 0), stored)
+    with pytest.raises(FsError) as info:
+        fs.read(f.ino, 0, 100)
+    assert info.value.errno == errno.EUCLEAN and "damaged block" in info.value.strerror
+    assert [b.raw_bytes for b in inode_report(fs, f.ino).blocks] == [-1]
+    assert [b.raw_bytes for b in fs.block_infos(f.ino)] == [-1]
 
 
 # -- a huge directory ---------------------------------------------------------------------------

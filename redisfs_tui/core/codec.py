@@ -3,10 +3,13 @@ can be read whatever the filesystem's current default codec is."""
 
 from __future__ import annotations
 
+import errno
 import threading
 import zlib
 
 import zstandard
+
+from .errors import FsError
 
 RAW = b"R"
 ZLIB = b"Z"
@@ -49,17 +52,36 @@ def encode(data: bytes, codec: str) -> bytes:
 
 
 def decode(stored: bytes | None, max_size: int) -> bytes:
-    """Decompress a stored block; an absent block is a hole (empty, read as zeros)."""
+    """Decompress a stored block; an absent block is a hole (empty, read as zeros).
+    A block that cannot be decoded is reported as damaged (EUCLEAN), like ext4 does."""
     if not stored:
         return b""
     tag, body = stored[:1], stored[1:]
     if tag == RAW:
         return body
-    if tag == ZSTD:
-        return _zstd_decompressor().decompress(body, max_output_size=max_size)
-    if tag == ZLIB:
-        return zlib.decompress(body)
-    raise ValueError(f"unknown block codec {tag!r}")
+    try:
+        if tag == ZSTD:
+            raw = _zstd_decompressor().decompress(body, max_output_size=max_size)
+        elif tag == ZLIB:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(body, max_size)
+            if inflater.unconsumed_tail:
+                raise ValueError("larger than the block size")
+        else:
+            raise ValueError(f"unknown block codec {tag!r}")
+    except (zstandard.ZstdError, zlib.error, ValueError) as exc:
+        raise FsError(errno.EUCLEAN, f"damaged block: {exc}") from None
+    if len(raw) > max_size:
+        raise FsError(errno.EUCLEAN, "damaged block: larger than the block size")
+    return raw
+
+
+def raw_length(stored: bytes | None, max_size: int) -> int:
+    """Decoded size of a stored block for display; -1 when it is damaged."""
+    try:
+        return len(decode(stored, max_size))
+    except FsError:
+        return -1
 
 
 def codec_name(stored: bytes | None) -> str:

@@ -192,6 +192,12 @@ class DataOps:
                 return
         raise FsError(errno.EAGAIN, "block kept changing under concurrent writers")
 
+    def stored_blocks(self, ino: int, first: int, count: int) -> list[bytes | None]:
+        """Blocks ``first`` .. ``first + count - 1`` as stored (codec tag + body, None for
+        a hole): lets a diff skip decompressing blocks stored byte for byte alike."""
+        with translated():
+            return self.client.mget([self.keys.block(ino, i) for i in range(first, first + count)])
+
     def block_infos(self, ino: int, limit: int = 10_000) -> list[BlockInfo]:
         """Every stored block of a file with codec and sizes (the inspector view)."""
         with translated():
@@ -204,6 +210,6 @@ class DataOps:
             if stored is None:
                 infos.append(BlockInfo(index, key, "hole", 0, 0))
                 continue
-            raw_len = len(codec.decode(stored, self.block_size))
+            raw_len = codec.raw_length(stored, self.block_size)  # -1: damaged
             infos.append(BlockInfo(index, key, codec.codec_name(stored), len(stored), raw_len))
         return infos

@@ -138,7 +138,7 @@ def _blocks(fs: FileSystem, ino: int, total: int, limit: int) -> tuple[list[Bloc
     for index, value in zip(shown, values, strict=True):
         for hole in range(previous + 1, index):
             infos.append(BlockInfo(hole, fs.keys.block(ino, hole), "hole", 0, 0))
-        raw = len(codec.decode(value, fs.block_size)) if value else 0
+        raw = codec.raw_length(value, fs.block_size)  # -1: damaged
         infos.append(BlockInfo(index, fs.keys.block(ino, index), codec.codec_name(value),
                                len(value or b""), raw))
         previous = index

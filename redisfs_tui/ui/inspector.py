@@ -94,6 +94,12 @@ def _blocks(report: InodeReport) -> RenderableType:
                           Text("-"), Text(""))
             i = j + 1
             continue
+        if block.raw_bytes < 0:  # core could not decode it
+            table.add_row(Text(str(block.index)), Text(block.key), Text(block.codec),
+                          Text(fmt.size(block.stored_bytes)), Text("damaged", "bold red"),
+                          Text("-"))
+            i += 1
+            continue
         cells = (str(block.index), block.key, block.codec, fmt.size(block.stored_bytes),
                  fmt.size(block.raw_bytes), fmt.ratio(block.raw_bytes, block.stored_bytes))
         table.add_row(*(Text(c) for c in cells))
