@@ -9,7 +9,7 @@ import sys
 import pytest
 import redis
 
-from redisfs_tui.core import ROOT_INO, FileSystem, FsError
+from redisfs_tui.core import ROOT_INO, FileSystem, FsError, codec
 from redisfs_tui.core import snapshot as snap
 from redisfs_tui.core.local_server import LocalRedis
 
@@ -134,3 +134,22 @@ def test_snapshot_cli_export_and_import(redis_server: LocalRedis, client: redis.
                          text=True, timeout=60)
     assert bad.returncode == 1 and "not an RDB file" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_diff_compares_contents_not_encodings(client: redis.Redis, fs: FileSystem) -> None:
+    """Blocks stored byte for byte alike are equal; blocks stored differently (another
+    codec) are compared decoded, up to the file's size."""
+    body = (b"0123456789abcdef" * 20_000)[: 3 * fs.block_size - 100]
+    for name in ("same", "recoded", "changed"):
+        f = fs.create(ROOT_INO, name, 0o644)
+        fs.write(f.ino, 0, body)
+    snap.snapshot(client, fs.prefix, fs.prefix + ".s")
+    copy = FileSystem(client, fs.prefix + ".s")
+    recoded = copy.resolve("/recoded").ino
+    for index in range(3):  # the same bytes, stored with zlib instead of zstd
+        raw = copy.read(recoded, index * fs.block_size, fs.block_size)
+        client.set(copy.keys.block(recoded, index), codec.encode(bytes(raw), "zlib"))
+    assert copy.read(recoded, 0, len(body)) == body
+    changed = copy.resolve("/changed").ino
+    copy.write(changed, fs.block_size + 7, b"X")
+    assert {(d.path, d.change) for d in snap.diff(fs, copy)} == {("/changed", "modified")}
