@@ -2,14 +2,13 @@
 
 For every command, redis-py's client takes a connection from its pool and gives it
 back, checks the process id both times, and runs the call through its retry and
-event-hook layers.  Measured on the 2-core VM (bench/bench_core.py, "Round trips"):
-75-95 us of CPU per EVALSHA through the client against 45-55 us on a kept connection
-while the machine idles (30 against 16 us while it is busy), a bare socket needing
-most of the rest for its two system calls.  Nearly every change a
-FUSE worker makes is one script call, so each thread keeps one connection for its
-whole life and the client layer is skipped.  Connecting, login,
-TLS, timeouts and reply parsing are still redis-py's, and so is the retry policy
-(the client's ``Retry``: only refused or dropped connections are retried).
+event-hook layers.  Measured here (bench/bench_core.py, "Round trips"): an EVALSHA
+costs 75-95 us of CPU through the client and 45-55 us on a kept connection while the
+machine idles (30 and 16 us while it is busy); a bare socket spends most of the rest
+in its two system calls.  Nearly every change a FUSE worker makes is one script call,
+so each thread keeps one connection for its whole life and skips the client layer.
+Connecting, login, TLS, timeouts and reply parsing stay redis-py's, and so does the
+retry policy (the client's ``Retry``: only refused or dropped connections are retried).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from redis.connection import AbstractConnection, ConnectionPool
 
 class _Held:
     """One thread's connection; it goes back to the pool when the thread ends (its
-    ``threading.local`` is dropped) or when the pool is reset."""
+    ``threading.local`` is dropped) or when its ThreadConnections is dropped."""
 
     __slots__ = ("conn", "pool")
 
