@@ -151,8 +151,8 @@ def mount_device(mountpoint: str) -> str | None:
 def set_readahead(mountpoint: str, kib: int) -> None:
     """Raise the kernel's readahead for the mount (see config.DEFAULT_READAHEAD_KIB).
     Best effort: only root may write sysfs, and the mount works either way."""
-    device = mount_device(mountpoint)
-    if not kib or device is None:
+    device = mount_device(mountpoint) if kib else None
+    if device is None:
         return
     try:
         with open(f"/sys/class/bdi/{device}/read_ahead_kb", "w", encoding="ascii") as handle:
