@@ -86,3 +86,25 @@ def test_corrupt_inode_is_reported_not_destroyed(client: redis.Redis, fs: FileSy
     assert corrupt and corrupt[0].ino == d and not corrupt[0].repairable
     fsck.repair(fs, problems)
     assert client.hget(fs.keys.dirents(ROOT_INO), "d") == str(d).encode()
+
+
+def test_hostile_directory_entries(client: redis.Redis, fs: FileSystem) -> None:
+    """Entry values that are not inode numbers: listings skip them instead of failing,
+    unlink removes them, and fsck reports and repairs them instead of crashing."""
+    fs.create(ROOT_INO, "fine", 0o644)
+    sub = fs.mkdir(ROOT_INO, "sub", 0o755)
+    for parent, name, value in ((ROOT_INO, "text", "notanumber"), (ROOT_INO, "neg", "-5"),
+                                (ROOT_INO, "spaced", " 2"), (sub.ino, "float", "1.5")):
+        client.hset(fs.keys.dirents(parent), name, value)
+    names = {name for page in fs.readdir_plus(ROOT_INO) for name, _ in page}
+    assert names == {b"fine", b"sub"}
+    assert fs.unlink(ROOT_INO, "neg") == 0  # the name goes; it held no inode
+    problems = fsck.check(fs)
+    assert sorted((p.kind, p.detail) for p in problems) == [
+        ("dangling-entry", "b'float' -> no inode number"),
+        ("dangling-entry", "b'spaced' -> no inode number"),
+        ("dangling-entry", "b'text' -> no inode number"),
+    ]
+    assert fsck.repair(fs, problems) == 3
+    assert fsck.check(fs) == []
+    assert sorted(client.hkeys(fs.keys.dirents(ROOT_INO))) == [b"fine", b"sub"]

@@ -202,7 +202,9 @@ class FileSystem(DataOps, XattrOps):
     def readdir(self, ino: int, page_size: int = 1000) -> Iterator[list[tuple[bytes, int]]]:
         """Pages of (name, inode); a huge directory is never fetched in one reply.
 
-        HSCAN may repeat an entry while the directory changes; repeats are dropped.
+        HSCAN may repeat an entry while the directory changes; repeats are dropped.  An
+        entry whose value is not an inode number (damaged) comes with inode 0, which never
+        exists: readdir_plus leaves it out and fsck reports it.
         """
         attr = self.getattr(ino)
         if not attr.is_dir:
@@ -212,7 +214,8 @@ class FileSystem(DataOps, XattrOps):
         while True:
             with translated():
                 cursor, page = self.client.hscan(key, cursor, count=page_size)
-            fresh = [(name, int(child)) for name, child in page.items() if name not in seen]
+            fresh = [(name, int(child) if child.isdigit() else 0)  # 0: damaged, see above
+                     for name, child in page.items() if name not in seen]
             seen.update(name for name, _ in fresh)
             if fresh:
                 yield fresh

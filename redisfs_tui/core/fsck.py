@@ -80,8 +80,8 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
                 if target is None and child in corrupt:
                     continue  # reported as corrupt-inode; keep its name
                 if target is None:
-                    problems.append(Problem("dangling-entry", ino,
-                                            f"{name!r} -> missing inode {child}",
+                    target_text = f"missing inode {child}" if child else "no inode number"
+                    problems.append(Problem("dangling-entry", ino, f"{name!r} -> {target_text}",
                                             data={"name": name}))
                     continue
                 refs[child] += 1

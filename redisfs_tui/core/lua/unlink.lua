@@ -21,4 +21,5 @@ else
   if m then drop_link(ino, now) end
 end
 touch(parent, now)
-return tonumber(ino)
+if string.match(ino, '^%d+$') then return tonumber(ino) end
+return 0  -- the entry held no inode number (damaged)
