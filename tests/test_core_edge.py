@@ -436,3 +436,27 @@ def test_full_redis_is_enospc_and_stays_consistent(private_redis) -> None:
     fs.write(f, 0, os.urandom(100_000))
     assert fs.getattr(f).size == 100_000
     assert_consistent(fs)
+
+
+def test_hostile_values_are_euclean_not_crashes(fs: FileSystem) -> None:
+    """Fields a script cannot read as numbers and keys of the wrong type: every call
+    answers EUCLEAN (run fsck), never a Lua error as EIO or a Python exception."""
+    bad_mode = fs.create(ROOT_INO, "bad-mode", 0o644)
+    bad_size = fs.create(ROOT_INO, "bad-size", 0o644)
+    folder = fs.mkdir(ROOT_INO, "folder", 0o755)
+    fs.client.hset(fs.keys.inode(bad_mode.ino), "mode", "abc")
+    fs.client.hset(fs.keys.inode(bad_size.ino), "size", "big")
+    fs.client.set(fs.keys.xattrs(bad_size.ino), "not a hash")
+    fs.client.delete(fs.keys.dirents(folder.ino))
+    fs.client.set(fs.keys.dirents(folder.ino), "not a hash")
+    calls = [lambda: fs.write(bad_mode.ino, 0, b"x"), lambda: fs.truncate(bad_mode.ino, 0),
+             lambda: fs.write(bad_size.ino, 0, b"x"), lambda: fs.read(bad_size.ino, 0, 9),
+             lambda: fs.truncate(bad_size.ino, 1), lambda: fs.getxattr(bad_size.ino, "user.a"),
+             lambda: fs.setxattr(bad_size.ino, "user.a", b"v"),
+             lambda: list(fs.readdir(folder.ino)), lambda: fs.lookup(folder.ino, "x"),
+             lambda: fs.create(folder.ino, "x", 0o644),
+             lambda: fs.rename(ROOT_INO, "bad-size", folder.ino, "moved")]
+    for call in calls:
+        with pytest.raises(FsError) as info:
+            call()
+        assert info.value.errno == errno.EUCLEAN, info.value

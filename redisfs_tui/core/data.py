@@ -86,6 +86,8 @@ class DataOps:
         mode, file_size = result[0]
         if mode is None:
             raise FsError(errno.ENOENT)
+        if file_size is not None and not file_size.isdigit():
+            raise FsError(errno.EUCLEAN, f"inode {ino}: field size is not a number")
         file_size = int(file_size or 0)
         end = min(offset + size, file_size, (last + 1) * bs)  # short if it grew meanwhile
         if end <= offset:

@@ -48,6 +48,9 @@ class RedisUnavailable(FsError):
 
 
 _ERRNO_BY_NAME = {name: code for code, name in errno.errorcode.items()}
+# what Redis and its Lua runtime say when stored values are not what the format says
+DAMAGE_SIGNS = ("WRONGTYPE", "value is not an integer", "attempt to compare",
+                "attempt to perform arithmetic", "bad argument #", "attempt to concatenate")
 
 
 def errno_from_reply(message: str) -> FsError:
@@ -69,6 +72,10 @@ def errno_from_reply(message: str) -> FsError:
         return FsError(errno.EACCES, "Redis authentication failed")
     if word == "BUSY":
         return FsError(errno.EAGAIN, "Redis is busy running a script")
+    if any(sign in message for sign in DAMAGE_SIGNS):
+        # a key of the wrong type, or a field a script could not read as a number: the
+        # stored data is not what the format says (ext4 calls this EUCLEAN; run fsck)
+        return FsError(errno.EUCLEAN, f"damaged filesystem data: {message[:200]}")
     return FsError(errno.EIO, f"Redis error: {message[:200]}")
 
 
