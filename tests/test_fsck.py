@@ -108,3 +108,26 @@ def test_hostile_directory_entries(client: redis.Redis, fs: FileSystem) -> None:
     assert fsck.repair(fs, problems) == 3
     assert fsck.check(fs) == []
     assert sorted(client.hkeys(fs.keys.dirents(ROOT_INO))) == [b"fine", b"sub"]
+
+
+def test_corrupt_file_keeps_its_data_and_wrong_key_types_are_found(
+        client: redis.Redis, fs: FileSystem) -> None:
+    """A file whose inode cannot be parsed keeps its blocks through a repair (they are its
+    data, not strays); keys of the wrong type are reported, and their removal repairs."""
+    f = fs.create(ROOT_INO, "precious", 0o644)
+    fs.write(f.ino, 0, b"keep me" * 40_000)  # three blocks
+    client.hset(fs.keys.inode(f.ino), "size", "big")
+    other = fs.create(ROOT_INO, "tagged", 0o644)
+    client.set(fs.keys.xattrs(other.ino), "a string where a hash belongs")
+    folder = fs.mkdir(ROOT_INO, "folder", 0o755)
+    client.set(fs.keys.dirents(folder.ino), "also a string")
+    problems = fsck.check(fs)
+    kinds = sorted((p.kind, p.ino) for p in problems if p.kind != "bad-counter")
+    assert kinds == [("corrupt-inode", f.ino), ("wrong-type", other.ino),
+                     ("wrong-type", folder.ino)]
+    blocks = sorted(client.scan_iter(match=f"{fs.keys.base}b:{f.ino}:*"))
+    assert len(blocks) == 3
+    fsck.repair(fs, problems)
+    assert sorted(client.scan_iter(match=f"{fs.keys.base}b:{f.ino}:*")) == blocks
+    assert fs.listxattr(other.ino) == [] and list(fs.readdir(folder.ino)) == []
+    assert [p.kind for p in fsck.check(fs)] == ["corrupt-inode"]  # stays for a human

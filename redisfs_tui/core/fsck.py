@@ -43,9 +43,22 @@ def _scan_inodes(fs: FileSystem, problems: list[Problem]) -> dict[int, Attr]:
         with translated():
             pipe = fs.client.pipeline(transaction=False)
             for ino in batch:
-                pipe.hgetall(fs.keys.inode(ino))
-            raws = pipe.execute()
-        for ino, raw in zip(batch, raws, strict=True):
+                pipe.type(fs.keys.inode(ino))
+                pipe.type(fs.keys.dirents(ino))
+                pipe.type(fs.keys.xattrs(ino))
+            types = pipe.execute()
+            pipe = fs.client.pipeline(transaction=False)
+            for ino, kind in zip(batch, types[0::3], strict=True):
+                if kind == b"hash":
+                    pipe.hgetall(fs.keys.inode(ino))
+            found = iter(pipe.execute())
+        for index, ino in enumerate(batch):
+            keys = (fs.keys.inode(ino), fs.keys.dirents(ino), fs.keys.xattrs(ino))
+            for key, kind in zip(keys, types[3 * index:3 * index + 3], strict=True):
+                if kind not in (b"hash", b"none"):
+                    problems.append(Problem("wrong-type", ino, f"{key} is a {kind.decode()}, "
+                                            "not a hash: deleting it", data={"key": key}))
+            raw = next(found) if types[3 * index] == b"hash" else None
             if not raw:
                 continue
             try:
@@ -63,6 +76,8 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
     problems: list[Problem] = []
     inodes = _scan_inodes(fs, problems)
     corrupt = {p.ino for p in problems if p.kind == "corrupt-inode"}
+    unlistable = {p.ino for p in problems if p.kind == "wrong-type"
+                  and p.data["key"] == fs.keys.dirents(p.ino)}
     if ROOT_INO not in inodes or not inodes[ROOT_INO].is_dir:
         problems.append(Problem("missing-root", ROOT_INO, "the root directory is gone", False))
         return problems
@@ -70,7 +85,7 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
     subdirs: Counter[int] = Counter()
     dir_parents: dict[int, list[int]] = defaultdict(list)
     for ino, attr in inodes.items():
-        if not attr.is_dir:
+        if not attr.is_dir or ino in unlistable:
             continue
         if progress:
             progress(f"directory {ino}")
@@ -114,16 +129,18 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
         if attr.nlink != expected:
             problems.append(Problem("bad-nlink", ino, f"nlink {attr.nlink}, should be {expected}",
                                     data={"nlink": expected}))
-    problems += _check_counters(fs, inodes)
+    problems += _check_counters(fs, inodes, corrupt)
     problems += _check_sessions(fs)
     return problems
 
 
-def _check_counters(fs: FileSystem, inodes: dict[int, Attr]) -> list[Problem]:
+def _check_counters(fs: FileSystem, inodes: dict[int, Attr], corrupt: set[int]
+                    ) -> list[Problem]:
     """Superblock counters against reality, and blocks no file accounts for.
 
     Blocks are found with one SCAN of the filesystem's block keys rather than by
-    index, so a huge sparse file costs what it stores, not what its size says.
+    index, so a huge sparse file costs what it stores, not what its size says.  The
+    blocks of a corrupt inode are its data, not strays: they are left alone.
     """
     problems = []
     logical = sum(a.size for a in inodes.values() if a.is_reg)
@@ -142,13 +159,14 @@ def _check_counters(fs: FileSystem, inodes: dict[int, Attr]) -> list[Problem]:
                 if parsed is None:
                     continue
                 ino, index = parsed
-                if index >= limits.get(ino, 0):
+                if ino not in corrupt and index >= limits.get(ino, 0):
                     problems.append(Problem("stray-block", ino, f"block {index} beyond the "
                                             "end of the file", data={"key": name}))
                 else:
                     stored += length
         sb = fs.client.hmget(fs.keys.superblock, "inodes", "logical_bytes", "stored_bytes")
-    actual = {"inodes": len(inodes), "logical_bytes": logical, "stored_bytes": stored}
+    actual = {"inodes": len(inodes) + len(corrupt), "logical_bytes": logical,
+              "stored_bytes": stored}
     for (name, value), recorded in zip(actual.items(), sb, strict=True):
         if int(recorded or 0) != value:
             problems.append(Problem("bad-counter", 0, f"superblock {name} {int(recorded or 0)},"
@@ -185,7 +203,7 @@ def repair(fs: FileSystem, problems: list[Problem]) -> int:
                 fs.client.hset(fs.keys.inode(problem.ino), mapping=problem.data)
             elif problem.kind == "bad-counter":
                 pass  # recounted below, after the other repairs moved things
-            elif problem.kind == "stray-block":
+            elif problem.kind in ("stray-block", "wrong-type"):
                 fs.client.delete(problem.data["key"])
             elif problem.kind == "orphan":
                 fs._run("purge", problem.ino)
@@ -200,7 +218,10 @@ def repair(fs: FileSystem, problems: list[Problem]) -> int:
         fixed += 1
     if fixed:
         # counters last: adopting into lost+found or purging changed them
-        for problem in _check_counters(fs, _scan_inodes(fs, [])):
+        rescan: list[Problem] = []
+        inodes = _scan_inodes(fs, rescan)
+        corrupt = {p.ino for p in rescan if p.kind == "corrupt-inode"}
+        for problem in _check_counters(fs, inodes, corrupt):
             if problem.kind == "bad-counter":
                 with translated():
                     fs.client.hset(fs.keys.superblock, mapping=problem.data)

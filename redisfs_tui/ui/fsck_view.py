@@ -31,6 +31,8 @@ EXPLAIN = {
     "corrupt-inode": "an inode hash cannot be parsed",
     "missing-root": "the root directory is missing",
     "multi-linked-dir": "a directory has more than one name",
+    "wrong-type": "a key is not a hash (its contents are lost; deleted on repair)",
+    "stray-block": "a data block past the end of its file",
 }
 
 
