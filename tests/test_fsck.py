@@ -121,13 +121,15 @@ def test_corrupt_file_keeps_its_data_and_wrong_key_types_are_found(
     client.set(fs.keys.xattrs(other.ino), "a string where a hash belongs")
     folder = fs.mkdir(ROOT_INO, "folder", 0o755)
     client.set(fs.keys.dirents(folder.ino), "also a string")
+    client.hset(fs.keys.block(other.ino, 0), "a", "hash where a block belongs")
     problems = fsck.check(fs)
     kinds = sorted((p.kind, p.ino) for p in problems if p.kind != "bad-counter")
     assert kinds == [("corrupt-inode", f.ino), ("wrong-type", other.ino),
-                     ("wrong-type", folder.ino)]
+                     ("wrong-type", other.ino), ("wrong-type", folder.ino)]
     blocks = sorted(client.scan_iter(match=f"{fs.keys.base}b:{f.ino}:*"))
     assert len(blocks) == 3
     fsck.repair(fs, problems)
     assert sorted(client.scan_iter(match=f"{fs.keys.base}b:{f.ino}:*")) == blocks
     assert fs.listxattr(other.ino) == [] and list(fs.readdir(folder.ino)) == []
+    assert not client.exists(fs.keys.block(other.ino, 0))
     assert [p.kind for p in fsck.check(fs)] == ["corrupt-inode"]  # stays for a human

@@ -154,11 +154,15 @@ def _check_counters(fs: FileSystem, inodes: dict[int, Attr], corrupt: set[int]
             pipe = fs.client.pipeline(transaction=False)
             for name in batch:
                 pipe.strlen(name)
-            for name, length in zip(batch, pipe.execute(), strict=True):
+            for name, length in zip(batch, pipe.execute(raise_on_error=False), strict=True):
                 parsed = fs.keys.parse_block(name)
                 if parsed is None:
                     continue
                 ino, index = parsed
+                if isinstance(length, Exception):  # WRONGTYPE: not a string, not a block
+                    problems.append(Problem("wrong-type", ino, f"{name.decode()} is not a "
+                                            "string: deleting it", data={"key": name}))
+                    continue
                 if ino not in corrupt and index >= limits.get(ino, 0):
                     problems.append(Problem("stray-block", ino, f"block {index} beyond the "
                                             "end of the file", data={"key": name}))
