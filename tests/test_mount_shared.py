@@ -14,7 +14,7 @@ import pytest
 import redis
 from mount_fixtures import Mounter, wait_until
 
-from redisfs_tui.core import ROOT_INO, FileSystem
+from redisfs_tui.core import ROOT_INO, FileSystem, fsck
 from redisfs_tui.core.local_server import LocalRedis
 
 # entry/attr timeout + the mount's cache TTL (defaults), plus slack for a loaded machine
@@ -183,3 +183,42 @@ def _works(path: Path) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_full_redis_is_enospc_through_the_mount(private_redis, tmp_path: Path):
+    """A Redis at maxmemory: copying files in fails with ENOSPC (from write, close or
+    fsync, never a silent success); what was stored before stays intact, deleting makes
+    room, and nothing is left half-written (fsck finds nothing)."""
+    server = private_redis("full", extra_args=["--maxmemory", "4mb",
+                                               "--maxmemory-policy", "noeviction"])
+    client = redis.Redis.from_url(server.url)
+    fs = FileSystem.mkfs(client, "full", uid=0, gid=0)
+    m = Mounter(server.url, tmp_path)
+    try:
+        mount = m.mount(fs.prefix)
+        stored: dict[str, bytes] = {}
+        failure = None
+        for index in range(100):
+            data = os.urandom(300_000)  # incompressible
+            name = f"f{index}"
+            try:
+                with open(mount.path / name, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as exc:
+                failure = exc
+                break
+            stored[name] = data
+        assert failure is not None and failure.errno == errno.ENOSPC, failure
+        assert 1 <= len(stored) < 100
+        for name, data in stored.items():  # everything stored before is intact
+            assert (mount.path / name).read_bytes() == data
+        for name in list(stored)[: len(stored) // 2 + 1]:  # deleting makes room again
+            os.unlink(mount.path / name)
+        (mount.path / "after").write_bytes(b"fits again")
+        assert (mount.path / "after").read_bytes() == b"fits again"
+        m.cleanup()  # unmounted: its open handles are released
+        assert fsck.check(FileSystem(client, fs.prefix)) == []
+    finally:
+        m.cleanup()
