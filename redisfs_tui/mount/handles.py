@@ -101,7 +101,7 @@ class InodeState:
     # sequential reads: the last window fetched from Redis (offset, bytes), and where
     # the previous read ended; dropped (and the generation counted up) whenever this
     # mount changes the file, so a fetch that raced with the change is not kept
-    window: tuple[int, bytes] | None = None
+    window: tuple[int, bytearray] | None = None
     read_generation: int = 0
     read_end: int = -1
     read_mutex: threading.Lock = field(default_factory=threading.Lock)
