@@ -460,3 +460,7 @@ def test_hostile_values_are_euclean_not_crashes(fs: FileSystem) -> None:
         with pytest.raises(FsError) as info:
             call()
         assert info.value.errno == errno.EUCLEAN, info.value
+    report = inode_report(fs, folder.ino)  # the inspector shows the damage, never fails
+    assert report.dirents is not None and report.dirents.rtype == "string"
+    assert report.dirents.fields == [
+        ("(not a hash)", "not a hash", "a string where a hash belongs")]

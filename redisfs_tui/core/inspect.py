@@ -79,6 +79,10 @@ def _hash(client: redis.Redis, key: str, limit: int,
     rtype = client.type(key).decode()
     if rtype == "none":
         return None
+    if rtype != "hash":  # damaged: show what is there instead of failing (fsck removes it)
+        shown = show_bytes(client.getrange(key, 0, 63)) if rtype == "string" else ""
+        return KeyReport(key, rtype, _memory(client, key), 0,
+                         [("(not a hash)", shown, f"a {rtype} where a hash belongs")])
     length = int(client.hlen(key))
     fields: list[tuple[str, str, str]] = []
     if describe is not None:
