@@ -3,6 +3,7 @@ forms, signals, passwords, the mount registry and --debug logging."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -234,3 +235,24 @@ def test_readahead_raised_to_the_read_window_unless_told_not_to(mounter: Mounter
     kept = mounter.mount(fs.prefix, "--readahead=0")
     assert read_ahead_kib(kept.path) != 1024  # the kernel's own default stays
     assert (kept.path / "f").read_bytes() == (raised.path / "f").read_bytes()
+
+
+def test_damaged_data_is_euclean_through_the_mount_and_logged(mounter: Mounter,
+                                                               fs: FileSystem):
+    """A block nobody can decode: reading it through the mount fails with EUCLEAN (as on
+    a corrupted ext4), other files stay readable, and the log names the cure, once."""
+    mount = mounter.mount(fs.prefix)
+    (mount.path / "good").write_bytes(b"fine")
+    (mount.path / "bad").write_bytes(b"x" * 1000)
+    ino = os.stat(mount.path / "bad").st_ino
+    fs.client.set(fs.keys.block(ino, 0), b"Sgarbage")
+    time.sleep(2.5)  # the mount's caches and the kernel's expire
+    for _ in range(3):
+        with pytest.raises(OSError) as exc:
+            (mount.path / "bad").read_bytes()
+        assert exc.value.errno == errno.EUCLEAN
+    assert (mount.path / "good").read_bytes() == b"fine"
+    mount.stop()
+    log = mount.log_text()
+    assert "damaged block" in log and "fsck" in log
+    assert log.count("WARNING redisfs.fuse: read failed") == 1  # three reads, one warning

@@ -58,10 +58,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-class _OutageLog:
-    """Rate-limits the 'Redis unavailable' warnings during an outage."""
+class _RateLimitedLog:
+    """Rate-limits a kind of warning that can come with every request (an outage, a
+    damaged filesystem), so the log says it once a while with a count."""
 
-    def __init__(self) -> None:
+    def __init__(self, hint: str = "") -> None:
+        self.hint = hint
         self._last = 0.0
         self._suppressed = 0
         self._mutex = threading.Lock()
@@ -74,10 +76,11 @@ class _OutageLog:
                 return
             suppressed, self._suppressed, self._last = self._suppressed, 0, now
         more = f" ({suppressed} more since the last message)" if suppressed else ""
-        log.warning("%s failed: %s%s", name, exc.strerror or exc, more)
+        log.warning("%s failed: %s%s%s", name, exc.strerror or exc, more, self.hint)
 
 
-_outages = _OutageLog()
+_outages = _RateLimitedLog()
+_damage = _RateLimitedLog("; check the filesystem with fsck (redisfs-ui, view 5)")
 
 
 def errno_of(exc: BaseException) -> int:
@@ -88,12 +91,15 @@ def errno_of(exc: BaseException) -> int:
 
 def failure(name: str, exc: Exception) -> int:
     """The errno to answer for an operation that raised ``exc``: non-OSErrors are
-    logged with their traceback and become EIO, EIO is reported (rate-limited)."""
+    logged with their traceback and become EIO; EIO and EUCLEAN are reported
+    (rate-limited)."""
     code = errno_of(exc)
     if not isinstance(exc, OSError):
         log.error("%s failed unexpectedly", name, exc_info=exc)
     elif code == errno.EIO:
         _outages.warn(name, exc)
+    elif code == errno.EUCLEAN:
+        _damage.warn(name, exc)
     return code
 
 
