@@ -40,26 +40,24 @@ def _scan_inodes(fs: FileSystem, problems: list[Problem]) -> dict[int, Attr]:
     inodes: dict[int, Attr] = {}
     for start in range(1, next_ino + 1, BATCH):
         batch = list(range(start, min(start + BATCH, next_ino + 1)))
+        # one round trip a batch: the inode hashes, and the types of the keys not read here
         with translated():
             pipe = fs.client.pipeline(transaction=False)
             for ino in batch:
-                pipe.type(fs.keys.inode(ino))
+                pipe.hgetall(fs.keys.inode(ino))
                 pipe.type(fs.keys.dirents(ino))
                 pipe.type(fs.keys.xattrs(ino))
-            types = pipe.execute()
-            pipe = fs.client.pipeline(transaction=False)
-            for ino, kind in zip(batch, types[0::3], strict=True):
-                if kind == b"hash":
-                    pipe.hgetall(fs.keys.inode(ino))
-            found = iter(pipe.execute())
+            replies = pipe.execute(raise_on_error=False)
         for index, ino in enumerate(batch):
-            keys = (fs.keys.inode(ino), fs.keys.dirents(ino), fs.keys.xattrs(ino))
-            for key, kind in zip(keys, types[3 * index:3 * index + 3], strict=True):
-                if kind not in (b"hash", b"none"):
-                    problems.append(Problem("wrong-type", ino, f"{key} is a {kind.decode()}, "
-                                            "not a hash: deleting it", data={"key": key}))
-            raw = next(found) if types[3 * index] == b"hash" else None
-            if not raw:
+            raw, dirents_type, xattrs_type = replies[3 * index:3 * index + 3]
+            wrong = [(fs.keys.inode(ino), "not a hash")] if isinstance(raw, Exception) else []
+            wrong += [(key, f"a {kind.decode()}, not a hash") for key, kind in
+                      ((fs.keys.dirents(ino), dirents_type), (fs.keys.xattrs(ino), xattrs_type))
+                      if kind not in (b"hash", b"none")]
+            for key, what in wrong:
+                problems.append(Problem("wrong-type", ino, f"{key} is {what}: deleting it",
+                                        data={"key": key}))
+            if isinstance(raw, Exception) or not raw:
                 continue
             try:
                 attr = parse_attr(ino, raw)
