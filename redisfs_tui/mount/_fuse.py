@@ -12,6 +12,7 @@ import ctypes.util
 import errno
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -181,6 +182,12 @@ class KernelCache:
 
     With the path-based API each hard-link name is its own kernel inode, so a
     change made through one name must be pushed to the others explicitly.
+
+    The kernel carries out an invalidation inside the daemon's write to /dev/fuse and
+    waits there for the page locks of that inode -- which a READ request of the same
+    inode holds until the daemon answers it.  So invalidations are never sent by a
+    request (which may hold a lock such a READ waits for): they are queued and sent by
+    one thread of their own that holds nothing.
     """
 
     def __init__(self) -> None:
@@ -189,18 +196,69 @@ class KernelCache:
         if self._invalidate is not None:
             self._invalidate.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
             self._invalidate.restype = ctypes.c_int
+        self._queue: dict[str, None] = {}  # paths to invalidate, in order, without repeats
+        self._queued = threading.Condition()
+        self._closing = False
+        self._sending = False
+        self._sender: threading.Thread | None = None
 
     def capture(self) -> None:
         """Call from inside a FUSE callback (init): remembers the struct fuse pointer."""
         self._fuse = mfusepy._libfuse.fuse_get_context().contents.fuse
+        if self.available and self._sender is None:
+            self._sender = threading.Thread(target=self._send_loop, daemon=True,
+                                            name="redisfs-invalidate")
+            self._sender.start()
 
     @property
     def available(self) -> bool:
         return bool(self._fuse) and self._invalidate is not None
 
     def invalidate(self, path: str) -> None:
+        """Queue ``path`` for invalidation; returns at once (see the class docstring)."""
         if self.available:
-            self._invalidate(self._fuse, os.fsencode(path))
+            with self._queued:
+                self._queue[path] = None
+                self._queued.notify()
+
+    def settle(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued invalidation was sent (tests, unmount)."""
+        deadline = time.monotonic() + timeout
+        with self._queued:
+            while self._queue or self._sending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._queued.wait(left)
+        return True
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._queued:
+                while not self._queue and not self._closing:
+                    self._queued.wait()
+                if self._closing:
+                    self._queue.clear()
+                    self._queued.notify_all()
+                    return
+                paths = list(self._queue)
+                self._queue.clear()
+                self._sending = True
+            try:
+                for path in paths:
+                    # ENOENT (the path is not in libfuse's table, e.g. never looked up)
+                    # and the like need nothing done
+                    self._invalidate(self._fuse, os.fsencode(path))
+            finally:
+                with self._queued:
+                    self._sending = False
+                    self._queued.notify_all()
+
+    def close(self) -> None:
+        """Unmounting: stop the sender (pending invalidations no longer matter)."""
+        with self._queued:
+            self._closing = True
+            self._queued.notify_all()
 
 
 def fuse_context() -> tuple[int, int, int]:

@@ -96,20 +96,55 @@ class MetaCache:
         self.listings: TtlCache[int, set[str]] = TtlCache(ttl)
         # directory inode -> names looked up in vain lately (-1: too large to list)
         self.misses: TtlCache[int, int] = TtlCache(ttl)
+        self._epoch = 0  # counts invalidations (see token())
+        self._floor = 0
+        self._invalidated: dict[int, int] = {}  # inode -> epoch of its last invalidation
+        self._epoch_mutex = threading.Lock()
         self._generation: dict[int, int] = {}  # directory inode -> local change counter
         # directory inode -> (generation, [(name, inode)]) of its last full listing, so a
         # second opendir soon after (rm -rf, find) lists from memory
         self.entries: TtlCache[int, tuple[int, list[tuple[str, int]]]] = TtlCache(ttl)
 
-    def remember(self, path: str, attr: Attr) -> None:
+    # -- attributes: an older answer never overwrites a newer one -----------------
+    # Every change of an inode made here (data stored, setattr, rename, ...) calls
+    # invalidate(); an answer read from Redis is cached only if its inode was not
+    # invalidated since the reader took its token (before asking Redis).  Without
+    # that, a getattr that read Redis just before a save finished would cache the
+    # size from before the save, after the save had cleared the cache.
+    def token(self) -> int:
+        """Take before reading attributes from Redis; pass to put_attr()/changed_since()."""
+        return self._epoch
+
+    def invalidate(self, ino: int) -> None:
+        """``ino`` changed: drop its cached attributes and refuse older answers."""
+        with self._epoch_mutex:
+            # the entry goes first: a reader that still got it took its token earlier
+            # and so sees the new epoch in changed_since()
+            self.attrs.pop(ino)
+            self._epoch += 1
+            if len(self._invalidated) >= MAX_ENTRIES:
+                self._invalidated.clear()
+                self._floor = self._epoch  # tokens from before know nothing now
+            self._invalidated[ino] = self._epoch
+
+    def changed_since(self, ino: int, token: int) -> bool:
+        return token < self._floor or self._invalidated.get(ino, -1) > token
+
+    def put_attr(self, ino: int, attr: Attr, token: int) -> None:
+        with self._epoch_mutex:
+            if not self.changed_since(ino, token):
+                self.attrs.put(ino, attr)
+
+    def remember(self, path: str, attr: Attr, token: int) -> None:
         self.paths.put(path, attr.ino)
-        self.attrs.put(attr.ino, attr)
+        self.put_attr(attr.ino, attr, token)
 
     def update(self, ino: int, **changes: int) -> None:
         """Adjust a cached attribute in place (e.g. a parent's mtime after create)."""
-        attr = self.attrs.get(ino)
-        if attr is not None:
-            self.attrs.put(ino, attr.but(**changes))
+        with self._epoch_mutex:
+            attr = self.attrs.get(ino)
+            if attr is not None:
+                self.attrs.put(ino, attr.but(**changes))
 
     def forget_path(self, path: str) -> int | None:
         return self.paths.pop(path)
@@ -120,7 +155,7 @@ class MetaCache:
         self.paths.drop_where(lambda p: p == path or p.startswith(below))
 
     def forget_ino(self, ino: int) -> None:
-        self.attrs.pop(ino)
+        self.invalidate(ino)
         self.xattrs.pop(ino)
 
     # -- directory listings ---------------------------------------------------

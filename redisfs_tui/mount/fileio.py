@@ -54,10 +54,11 @@ class FileIo(OperationParts):
         try:
             truncate = bool(flags & os.O_TRUNC)
             if first:
+                token = self.cache.token()
                 attr = self.fs.open(ino, truncate=truncate)  # fresh attributes: close-to-open
                 state.registered = not self.read_only
                 state.size_hint = 0 if truncate else attr.size
-                self.cache.attrs.put(ino, attr)
+                self.cache.put_attr(ino, attr, token)
             elif truncate:
                 with state.io_mutex:
                     self.writeback.flush_locked(state)
@@ -65,7 +66,7 @@ class FileIo(OperationParts):
                     state.size_hint = 0
                     state.forget_reads()
             if truncate:
-                self.cache.attrs.pop(ino)
+                self.cache.invalidate(ino)
                 self._changed(ino)
         except BaseException:
             self._drop_handle(handle.fh)
@@ -109,8 +110,7 @@ class FileIo(OperationParts):
             # asks for 128 KiB at a time, often several at once
             generation = state.read_generation
             data = self.fs.read(state.ino, offset, max(size, READ_WINDOW))
-            if generation == state.read_generation:  # not changed through this mount since
-                state.window = (offset, data)
+            state.keep_window(offset, data, generation)
         return memoryview(data)[:size]
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
@@ -158,7 +158,7 @@ class FileIo(OperationParts):
                 state.forget_reads()
         else:
             self.fs.truncate(ino, length)
-        self.cache.attrs.pop(ino)
+        self.cache.invalidate(ino)
         self._changed(ino, path)
         return 0
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -32,9 +34,10 @@ class WriteBuffer:
     @property
     def end(self) -> int:
         """One past the last dirty byte (0 when clean)."""
-        if not self.extents:
+        extents = self.extents  # one read: take() may swap the list meanwhile
+        if not extents:
             return 0
-        offset, data = self.extents[-1]
+        offset, data = extents[-1]
         return offset + len(data)
 
     def add(self, offset: int, data: bytes) -> None:
@@ -92,6 +95,14 @@ class InodeState:
     # the batch being stored in the background (see writeback.py), and where it ends
     inflight: Future[list[tuple[int, bytearray]]] | None = None
     inflight_end: int = 0
+    # a flush storing extents right now (they left the buffer, Redis has not confirmed
+    # them yet): where they end, and the attribute changes going with them
+    storing: bool = False
+    storing_end: int = 0
+    saving: dict[str, int] = field(default_factory=dict)
+    # counts up by 2 around every move of data between buffer, flight and storing (odd
+    # while one is half done), so a stat can tell it read them all at one moment
+    seq: int = 0
     size_hint: int | None = None  # file size as last seen (spares reading blocks past EOF)
     # chmod/chown/utimens that arrived while data was buffered: stored with that data by
     # the next flush (one round trip), shown by this mount at once; field -> value as
@@ -105,11 +116,35 @@ class InodeState:
     read_generation: int = 0
     read_end: int = -1
     read_mutex: threading.Lock = field(default_factory=threading.Lock)
+    window_mutex: threading.Lock = field(default_factory=threading.Lock)  # never held long
+
+    @property
+    def unsaved_end(self) -> int:
+        """One past the last byte written here that Redis may not have yet.  Reads the
+        buffer first: data moves from it to the flight or storing fields, never back
+        without counting ``seq``."""
+        return max(self.buffer.end, self.inflight_end, self.storing_end)
+
+    @contextmanager
+    def moving(self) -> Iterator[None]:
+        """Wrap every change of buffer/inflight/storing (see ``seq``)."""
+        self.seq += 1
+        try:
+            yield
+        finally:
+            self.seq += 1
 
     def forget_reads(self) -> None:
         """The file changed here: windows fetched before must not be served."""
-        self.window = None
-        self.read_generation += 1
+        with self.window_mutex:
+            self.window = None
+            self.read_generation += 1
+
+    def keep_window(self, offset: int, data: bytearray, generation: int) -> None:
+        """Keep a fetched window unless the file changed here since ``generation``."""
+        with self.window_mutex:
+            if generation == self.read_generation:
+                self.window = (offset, data)
 
 
 @dataclass

@@ -90,8 +90,9 @@ class NameOps(OperationParts):
         self._writable()
         ino = self._lookup(existing).ino
         parent_ino, name = self._parent_ino(path)
+        token = self.cache.token()
         attr = self.fs.link(ino, parent_ino, name)
-        self.cache.remember(path, attr)
+        self.cache.remember(path, attr, token)
         self.cache.name_added(parent_ino, name)
         self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns)
         self.links.track(ino, existing)
@@ -211,9 +212,10 @@ class NameOps(OperationParts):
         if self._lookup(old).ino != ino:
             return False
         parent_ino, name = self._parent_ino(new)
+        token = self.cache.token()
         attr = self.fs.link(ino, parent_ino, name)
-        self.cache.remember(new, attr)
+        self.cache.remember(new, attr, token)
         self.cache.name_added(parent_ino, name)
-        self.cache.attrs.pop(parent_ino)
+        self.cache.invalidate(parent_ino)
         self._changed(ino)
         return True

@@ -15,7 +15,7 @@ import stat
 import time
 from typing import Any
 
-from ..core import ROOT_INO, Attr, FileSystem, FsError
+from ..core import NAME_MAX, ROOT_INO, Attr, FileSystem, FsError
 from ._fuse import KernelCache, Operations, fuse_context
 from .caches import MetaCache
 from .config import MountConfig
@@ -28,6 +28,7 @@ from .xattrs import XattrOps
 
 log = logging.getLogger("redisfs.mount")
 
+STAT_TRIES = 4  # reads of a stat racing with saves before taking the write lock
 STAT_KEYS = ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree",
              "f_favail", "f_namemax")
 
@@ -35,7 +36,7 @@ STAT_KEYS = ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files"
 def overlay(attr: Attr, state: InodeState) -> Attr:
     """``attr`` with the attribute changes this mount has not stored yet."""
     changes: dict[str, int] = {}
-    for name, value in list(state.pending.items()):
+    for name, value in {**state.saving, **state.pending}.items():
         if name == "perm":
             changes["mode"] = (attr.mode & ~0o7777) | value
         else:
@@ -94,12 +95,13 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             if state.registered and not self.read_only:
                 self.writeback.release_later(state.ino)
         self.writeback.close()
+        self.kernel.close()
         if self.on_shutdown is not None:
             self.on_shutdown()
 
     def _stored(self, ino: int) -> None:
         """Buffered data reached Redis: the write script changed size and mtime."""
-        self.cache.attrs.pop(ino)
+        self.cache.invalidate(ino)
         self._changed(ino)
 
     # -- helpers ----------------------------------------------------------------
@@ -110,8 +112,9 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
     def _attr(self, ino: int) -> Attr:
         attr = self.cache.attrs.get(ino)
         if attr is None:
+            token = self.cache.token()
             attr = self.fs.getattr(ino)
-            self.cache.attrs.put(ino, attr)
+            self.cache.put_attr(ino, attr, token)
         return attr
 
     def _lookup(self, path: str) -> Attr:
@@ -119,6 +122,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         if path == "/":
             return self._attr(ROOT_INO)
         parent, name = split_path(path)
+        if len(os.fsencode(name)) > NAME_MAX:
+            raise FsError(errno.ENAMETOOLONG)
         if self.hidden and name.startswith(HIDDEN_PREFIX):
             hidden = self.hidden.get(name)
             if hidden is not None:
@@ -128,6 +133,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             attr = self.cache.attrs.get(ino)
             if attr is not None:
                 return attr
+            token = self.cache.token()
             try:
                 attr = self.fs.getattr(ino)
             except FsError as exc:
@@ -135,8 +141,9 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
                     raise
                 self.cache.forget_path(path)
             else:
-                self.cache.attrs.put(ino, attr)
+                self.cache.put_attr(ino, attr, token)
                 return attr
+        token = self.cache.token()
         parent_ino = ROOT_INO if parent == "/" else self.cache.paths.get(parent)
         if parent_ino is None:
             attr = self.fs.resolve(path)
@@ -144,7 +151,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             if self.cache.known_absent(parent_ino, name):
                 raise FsError(errno.ENOENT)
             attr = self._lookup_child(parent_ino, name)
-        self.cache.remember(path, attr)
+        self.cache.remember(path, attr, token)
         return attr
 
     def _lookup_child(self, parent_ino: int, name: str) -> Attr:
@@ -216,8 +223,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         size = attr.size
         state = self.handles.state(attr.ino)
         if state is not None:  # writes and attribute changes not yet in Redis count too
-            size = max(size, state.buffer.end, state.inflight_end)
-            if state.pending:
+            size = max(size, state.unsaved_end)
+            if state.pending or state.saving:
                 attr = overlay(attr, state)
         return {
             "st_ino": attr.ino, "st_mode": attr.mode, "st_nlink": attr.nlink,
@@ -229,13 +236,37 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
 
     # -- attributes ---------------------------------------------------------------
     def getattr(self, path: str | None, fh: int | None = None) -> dict[str, int]:
-        if fh:
-            handle = self.handles.get(fh)
-            if handle is not None:
-                return self._to_stat(self._attr(handle.ino))
+        handle = self.handles.get(fh) if fh else None
+        if handle is not None:
+            return self._consistent_stat(None, handle.ino)
         if path is None:
             raise FsError(errno.EBADF)
-        return self._to_stat(self._lookup(path), path)
+        return self._consistent_stat(path, None)
+
+    def _consistent_stat(self, path: str | None, ino: int | None) -> dict[str, int]:
+        """Attributes from Redis (or the cache) combined with what this mount has not
+        stored yet, read at one moment: the size must never be below the end of a
+        write already acknowledged, or the kernel shrinks the file.
+
+        A save that completes meanwhile invalidates the inode (the token shows it) and
+        moves between buffer and storing count ``state.seq``: either means read again.
+        After a few tries the inode's write lock is taken, under which nothing moves."""
+        attr: Attr | None = None
+        for _ in range(STAT_TRIES):
+            token = self.cache.token()
+            attr = self._attr(ino) if ino is not None else self._lookup(path or "/")
+            state = self.handles.state(attr.ino)
+            seq = state.seq if state is not None else 0
+            result = self._to_stat(attr, path)
+            if seq % 2 == 0 and not self.cache.changed_since(attr.ino, token) and (
+                    state is None or state.seq == seq):
+                return result
+        assert attr is not None
+        state = self.handles.state(attr.ino)
+        if state is None:
+            return result
+        with state.io_mutex:
+            return self._to_stat(self._attr(attr.ino), path)
 
     def readlink(self, path: str) -> str:
         attr = self._lookup(path)
@@ -243,8 +274,9 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             raise FsError(errno.EINVAL)
         return os.fsdecode(attr.target)
 
-    def _set(self, path: str | None, fh: int | None, attr: Attr) -> int:
-        self.cache.attrs.put(attr.ino, attr)
+    def _set(self, path: str | None, attr: Attr, token: int) -> int:
+        """Cache what a setattr script answered, unless the inode changed meanwhile."""
+        self.cache.put_attr(attr.ino, attr, token)
         self._changed(attr.ino, path)
         return 0
 
@@ -261,10 +293,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
                 return False
             state.pending.update(changes)
             state.pending_ctime = time.time_ns()
-        attr = self.cache.attrs.get(ino)
-        if attr is not None:
-            self.cache.attrs.put(ino, overlay(attr, state))
-        self._changed(ino, path)
+        self._changed(ino, path)  # (_to_stat lays the pending changes over the cached attr)
         return True
 
     def chmod(self, path: str | None, mode: int, fh: int | None = None) -> int:
@@ -272,7 +301,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         ino = self._ino(path, fh)
         if self._defer(ino, path, [("perm", mode & 0o7777)]):
             return 0
-        return self._set(path, fh, self.fs.chmod(ino, mode))
+        token = self.cache.token()
+        return self._set(path, self.fs.chmod(ino, mode), token)
 
     def chown(self, path: str | None, uid: int, gid: int, fh: int | None = None) -> int:
         self._writable()
@@ -280,7 +310,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         changes = [(name, value) for name, value in (("uid", uid), ("gid", gid)) if value != -1]
         if self._defer(ino, path, changes):
             return 0
-        return self._set(path, fh, self.fs.chown(ino, uid, gid))
+        token = self.cache.token()
+        return self._set(path, self.fs.chown(ino, uid, gid), token)
 
     def utimens(self, path: str | None, times: tuple[int | None, int | None] | None = None,
                 fh: int | None = None) -> int:
@@ -296,7 +327,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         if self._defer(ino, path, changes):
             return 0
         self._flush_ino(ino)  # a later flush would overwrite the new mtime
-        return self._set(path, fh, self.fs.utimens(ino, atime, mtime))
+        token = self.cache.token()
+        return self._set(path, self.fs.utimens(ino, atime, mtime), token)
 
     def statfs(self, path: str) -> dict[str, int]:
         info = self.fs.statfs()
@@ -325,6 +357,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
                 entries.append((name, self._to_stat(child, join_path(path, name))))
             return entries
         generation = self.cache.generation(ino)
+        token = self.cache.token()
         listed: list[tuple[str, int]] = []
         for page in self.fs.readdir_plus(ino):
             known = []
@@ -333,9 +366,13 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
                 listed.append((name, child.ino))
                 child_path = join_path(path, name)
                 known.append((child_path, child))
-                entries.append((name, self._to_stat(child, child_path)))
+                if self.handles.state(child.ino) is None:
+                    entries.append((name, self._to_stat(child, child_path)))
+                else:  # open here: may have data or a save in progress
+                    entries.append((name, self._consistent_stat(None, child.ino)))
             self.cache.paths.put_many([(p, a.ino) for p, a in known])
-            self.cache.attrs.put_many([(a.ino, a) for _, a in known])
+            for _, child in known:
+                self.cache.put_attr(child.ino, child, token)
         self.cache.listing_from_readdir(ino, listed, generation)
         return entries
 

@@ -94,9 +94,10 @@ class Writeback:
             if state.buffer.nbytes < self.limit and len(state.buffer.extents) <= MAX_EXTENTS:
                 return
             self._collect(state)
-            extents = state.buffer.take()
+            with state.moving():
+                state.inflight_end = state.buffer.end  # before the buffer empties
+                extents = state.buffer.take()
             state.forget_reads()
-            state.inflight_end = max(o + len(d) for o, d in extents)
             state.inflight = self._flushers.submit(self._store_batch, state, extents)
 
     def flush(self, state: InodeState) -> None:
@@ -105,33 +106,65 @@ class Writeback:
             self.flush_locked(state)
 
     def flush_locked(self, state: InodeState) -> None:
-        """flush() for a caller that holds ``state.io_mutex``."""
+        """flush() for a caller that holds ``state.io_mutex``.
+
+        Until Redis confirms, the extents count as ``storing`` (so reads wait for this
+        flush and stat counts them): a reader must see the buffer or the stored data."""
         self._collect(state)
         if not state.buffer and not state.pending:
             return
-        extents = state.buffer.take()
-        changes = list(state.pending.items())
-        state.pending = {}
+        with state.moving():
+            state.storing = True
+            state.storing_end = state.buffer.end
+            state.saving = state.pending
+            state.pending = {}
+            extents = state.buffer.take()
+        changes = list(state.saving.items())
         state.forget_reads()
         try:
             self._store(state, extents, changes)
-        except OSError:
-            state.buffer.give_back([(o, d) for o, d in extents if d])
-            state.pending = {**dict(changes), **state.pending}
+        except OSError as exc:
+            with state.moving():
+                if not self._gone(state, exc, extents):
+                    state.buffer.give_back([(o, d) for o, d in extents if d])
+                    state.pending = {**state.saving, **state.pending}
+                self._done_storing(state)
             raise
+        with state.moving():
+            self._done_storing(state)
+
+    @staticmethod
+    def _done_storing(state: InodeState) -> None:
+        state.storing = False
+        state.storing_end = 0
+        state.saving = {}
+
+    @staticmethod
+    def _gone(state: InodeState, exc: OSError, extents: list[tuple[int, bytearray]]) -> bool:
+        """The inode no longer exists in Redis (removed by another client while open
+        here): its buffered data has nowhere to go and is dropped, once, not retried."""
+        if exc.errno != errno.ENOENT:
+            return False
+        lost = sum(len(d) for _, d in extents)
+        log.warning("inode %d was removed by another client while open here: dropped "
+                    "%d bytes of buffered data", state.ino, lost)
+        return True
 
     def dirty(self, state: InodeState) -> bool:
-        return bool(state.buffer) or state.inflight is not None or bool(state.pending)
+        """Anything this mount wrote that Redis has not confirmed yet."""
+        return (bool(state.buffer) or state.inflight is not None or bool(state.pending)
+                or state.storing)
 
     def _collect(self, state: InodeState) -> None:
         """Wait for the batch in flight; a failed batch goes back into the buffer."""
         if state.inflight is None:
             return
         failed = state.inflight.result()
-        state.inflight = None
-        state.inflight_end = 0
-        if failed:
-            state.buffer.give_back(failed)
+        with state.moving():
+            if failed:
+                state.buffer.give_back(failed)
+            state.inflight = None
+            state.inflight_end = 0
 
     def _store_batch(self, state: InodeState, extents: list[tuple[int, bytearray]]
                      ) -> list[tuple[int, bytearray]]:
@@ -139,6 +172,8 @@ class Writeback:
         try:
             self._store(state, extents)
         except OSError as exc:
+            if self._gone(state, exc, extents):
+                return []
             log.warning("storing inode %d failed, retrying at the next flush: %s",
                         state.ino, exc.strerror)
             return [(o, d) for o, d in extents if d]
@@ -159,7 +194,9 @@ class Writeback:
                     state.size_hint = max(state.size_hint, offset + len(data))
                 extents[index] = (offset, bytearray())
         finally:
-            self.on_stored(state.ino)
+            # a read window fetched while this store ran may hold the old data
+            state.forget_reads()
+            self.on_stored(state.ino)  # before the data leaves storing/inflight
 
     # -- releases ---------------------------------------------------------------
     def release_later(self, ino: int) -> None:

@@ -54,7 +54,7 @@ class XattrOps(OperationParts):
         ino = self._ino(path)
         self.fs.setxattr(ino, name, value, options)
         self.cache.set_xattr(ino, name, value)
-        self.cache.attrs.pop(ino)
+        self.cache.invalidate(ino)
         self._changed(ino, path)
         return 0
 
@@ -65,6 +65,6 @@ class XattrOps(OperationParts):
         ino = self._ino(path)
         self.fs.removexattr(ino, name)
         self.cache.set_xattr(ino, name, None)
-        self.cache.attrs.pop(ino)
+        self.cache.invalidate(ino)
         self._changed(ino, path)
         return 0
