@@ -343,16 +343,28 @@ class FileSystem(DataOps, XattrOps):
     # -- open handles ---------------------------------------------------------------
     def open(self, ino: int, truncate: bool = False) -> Attr:
         """Register an open handle (none on a read-only instance: it writes nothing)."""
+        return self.open_handle(ino, truncate)[0]
+
+    def open_handle(self, ino: int, truncate: bool = False, writing: bool = True
+                    ) -> tuple[Attr, bool]:
+        """open(), also saying whether the handle was registered (only a registered
+        handle may be released).  A read-only open on a server that turned into a
+        replica under us is not registered but works, so reads go on."""
         if self.read_only:
             if truncate:
                 raise FsError(errno.EROFS)
-            return self.getattr(ino)
-        attr = parse_attr(ino, self._run("open", ino, self.session_id))
+            return self.getattr(ino), False
+        try:
+            attr = parse_attr(ino, self._run("open", ino, self.session_id))
+        except FsError as exc:
+            if exc.errno != errno.EROFS or writing or truncate:
+                raise
+            return self.getattr(ino), False
         if attr is None:
             raise FsError(errno.ENOENT)
         if truncate and attr.is_reg and attr.size:
             self.truncate(ino, 0)
-        return attr
+        return attr, True
 
     def release(self, ino: int, count: int = 1) -> None:
         """Drop handles; the last close of an unlinked file frees it."""

@@ -54,8 +54,8 @@ class FileIo(OperationParts):
         try:
             truncate = bool(flags & os.O_TRUNC)
             if first:
-                attr = self.fs.open(ino, truncate=truncate)  # fresh attributes: close-to-open
-                state.registered = not self.read_only
+                # fresh attributes: close-to-open
+                attr, state.registered = self.fs.open_handle(ino, truncate, bool(writing))
                 state.size_hint = 0 if truncate else attr.size
                 self.cache.attrs.put(ino, attr)
             elif truncate:
