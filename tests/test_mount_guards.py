@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mount_fixtures
@@ -12,6 +14,7 @@ import redis
 from mount_fixtures import Mounter, wait_until
 
 from redisfs_tui.core import ROOT_INO, FileSystem
+from redisfs_tui.mount import spawn
 
 private_redis = mount_fixtures.private_redis  # a fixture (an imported name would trip F811)
 
@@ -61,3 +64,58 @@ def test_a_demoted_master_answers_erofs_and_keeps_reading(private_redis, tmp_pat
         assert fs.read(fs.resolve("/victim").ino, 0, 4) == data[:4]  # nothing half-stored
     finally:
         m.cleanup()
+
+
+LRU = ["--maxmemory-policy", "allkeys-lru"]
+REFUSAL = ("maxmemory-policy is allkeys-lru: Redis may evict file data; set it to noeviction "
+           "(CONFIG SET maxmemory-policy noeviction) or pass --allow-eviction")
+
+
+def _run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", f"redisfs_tui.cli.{module}", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_redisfs_refuses_an_evicting_server_unless_allowed(private_redis, tmp_path: Path):
+    server = private_redis("lru", extra_args=LRU)
+    FileSystem.mkfs(redis.Redis.from_url(server.url), "ev", uid=0, gid=0)
+    target = tmp_path / "mnt"
+    target.mkdir()
+    for extra in ([], ["--mkfs", "--prefix=fresh"]):
+        try:
+            refused = _run("daemon", "--url", server.url, "--prefix=ev", "--mount", str(target),
+                           "--foreground", *extra)
+        finally:
+            if spawn.is_mounted(target):  # it mounted after all (and was killed): clean up
+                spawn.unmount(target, lazy=True)
+        assert refused.returncode == 1, refused.stderr
+        assert REFUSAL in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not redis.Redis.from_url(server.url).exists("{fresh}:sb")  # --mkfs made nothing
+    m = Mounter(server.url, tmp_path)
+    try:
+        allowed = m.mount("ev", "--allow-eviction")
+        (allowed.path / "f").write_text("stored anyway")
+        assert "WARNING" in allowed.log_text() and "allkeys-lru" in allowed.log_text()
+        reading = m.mount("ev", "--read-only")  # a read-only mount is only warned
+        assert (reading.path / "f").read_text() == "stored anyway"
+        assert "may evict file data" in reading.log_text()
+    finally:
+        m.cleanup()
+
+
+def test_snapshot_and_ui_refuse_an_evicting_server_unless_allowed(private_redis):
+    server = private_redis("lru", extra_args=LRU)
+    FileSystem.mkfs(redis.Redis.from_url(server.url), "ev", uid=0, gid=0)
+    url = f"--url={server.url}"
+    refused = _run("snapshot", url, "--from=ev", "--to=ev.copy")
+    assert refused.returncode == 1 and REFUSAL in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    allowed = _run("snapshot", url, "--from=ev", "--to=ev.copy", "--allow-eviction")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "WARNING" in allowed.stderr and "allkeys-lru" in allowed.stderr
+    listed = _run("snapshot", url, "--list")  # only reads: warned, not refused
+    assert listed.returncode == 0 and "ev.copy" in listed.stdout
+    assert "may evict file data" in listed.stderr
+    ui = _run("ui", url)
+    assert ui.returncode == 1 and REFUSAL in ui.stderr, ui.stderr

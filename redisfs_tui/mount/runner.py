@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import redis
 
 from ..core import FileSystem, FsError, NoSuchFilesystem, connect, redacted
+from ..core.guards import EvictingServer, check_eviction
 from ..core.registry import register_mount
 from ._fuse import FUSE3, RedisFUSE, library_version
 from .config import MountConfig
@@ -84,6 +85,14 @@ def open_filesystem(config: MountConfig) -> FileSystem:
     if not read_only and is_replica(client):
         log.warning("%s is a read-only replica: mounting read-only", where)
         read_only = True
+    try:
+        warning = check_eviction(client, allow=config.allow_eviction, read_only=read_only)
+    except EvictingServer as exc:
+        raise MountError(f"{where}: {exc}") from None
+    except FsError as exc:
+        raise MountError(f"{where}: {exc.strerror}") from exc
+    if warning:
+        log.warning("%s: %s", where, warning)
     try:
         if config.mkfs:
             try:
