@@ -45,3 +45,24 @@ def test_the_policy_is_read_with_whatever_the_acl_allows(private_redis):  # noqa
     assert read_eviction_policy(neither) is None
     unknown = check_eviction(neither)  # cannot tell: warn and go on
     assert unknown and "cannot read maxmemory-policy" in unknown
+
+
+def test_statfs_without_info_reports_stored_bytes_and_nothing_free(private_redis):  # noqa: F811
+    """A user that may not run INFO still gets an answer from statfs (df), not EACCES:
+    the stored bytes as the size, nothing free; a read-only instance never asks."""
+    from redisfs_tui.core import ROOT_INO, FileSystem
+
+    admin = redis.Redis.from_url(private_redis("noinfo").url)
+    fs = FileSystem.mkfs(admin, "ni", uid=0, gid=0)
+    ino = fs.create(ROOT_INO, "f", 0o644).ino
+    fs.write(ino, 0, b"x" * 10_000)
+    fs.release(ino)
+    assert fs.statfs()["f_bfree"] > 0  # INFO allowed: Redis memory
+    user = _user(admin, "noinfo", "+@read", "+@write", "+@scripting")
+    admin.execute_command("ACL", "LOG", "RESET")
+    for read_only in (False, True):
+        stats = FileSystem(user, "ni", read_only=read_only).statfs()
+        assert stats["f_bfree"] == 0 and stats["logical_bytes"] == 10_000
+        assert stats["f_blocks"] * stats["f_bsize"] >= 10_000
+    log = admin.execute_command("ACL", "LOG")
+    assert [e[b"object"] for e in log] == [b"info"]  # asked once, by the read-write one
