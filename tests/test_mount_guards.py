@@ -40,7 +40,8 @@ def test_a_demoted_master_answers_erofs_and_keeps_reading(private_redis, tmp_pat
     m = Mounter(a.url, tmp_path)
     try:
         mount = m.mount(fs.prefix)
-        assert (mount.path / "kept").read_bytes() == data
+        for name in ("kept", "victim"):  # in the kernel's page cache from now on
+            assert (mount.path / name).read_bytes() == data
         handle = open(mount.path / "victim", "r+b")  # noqa: SIM115 -- opened before, closed after
         cb.replicaof("127.0.0.1", a.port)  # B gets the data, then takes over
         wait_until(lambda: _linked(cb), timeout=20)
@@ -60,6 +61,7 @@ def test_a_demoted_master_answers_erofs_and_keeps_reading(private_redis, tmp_pat
                 attempt()
             assert exc.value.errno == errno.EROFS, exc.value
         assert (mount.path / "kept").read_bytes() == data
+        assert (mount.path / "victim").read_bytes() == data  # not the refused bytes
         assert sorted(os.listdir(mount.path)) == ["kept", "victim"]
         assert fs.read(fs.resolve("/victim").ino, 0, 4) == data[:4]  # nothing half-stored
     finally:
