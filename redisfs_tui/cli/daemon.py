@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
-                        "password_file=, ro, debug, mkfs, ...) and FUSE options (allow_other, "
-                        "default_permissions, auto_unmount, ...)")
+                        "password_file=, ro, debug, mkfs, allow_eviction, ...) and FUSE "
+                        "options (allow_other, default_permissions, auto_unmount, ...)")
     p.add_argument("--version", action="version", version=f"redisfs {__version__}")
     return p
 
