@@ -210,7 +210,10 @@ def test_option_parsing_and_password_stripping():
     args = build_parser().parse_args(["photos", "/mnt/p", "-o", "port=7000,cache_ttl=0.5"])
     config = config_from_args(args)
     assert (config.prefix, config.mountpoint, config.cache_ttl) == ("photos", "/mnt/p", 0.5)
-    assert config.server.url == "redis://localhost:7000/0"
+    assert config.server.url == "redis://localhost:7000/0" and not config.allow_eviction
+    for given in (["-o", "allow_eviction"], ["--allow-eviction"]):
+        assert config_from_args(build_parser().parse_args(["--port=7000", "/m", *given])
+                                ).allow_eviction
     seed = config_from_args(build_parser().parse_args(
         ["--host=10.1.2.3", "--port=6380", "--mount=/mnt/r", "--read-only", "--debug"]))
     assert (seed.prefix, seed.read_only, seed.debug) == ("skx", True, True)

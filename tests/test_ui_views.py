@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+import mount_fixtures
 from helpers_ui import make_app, notifications, run, settle, text_of, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Static, Tree
@@ -20,6 +21,8 @@ from redisfs_tui.ui.form import FormModal
 from redisfs_tui.ui.help_screen import HelpScreen, help_text
 from redisfs_tui.ui.log_screen import LogScreen
 from redisfs_tui.ui.typed_confirm import TypedConfirmModal
+
+private_redis = mount_fixtures.private_redis  # a fixture (an imported name would trip F811)
 
 
 def table_column(app, selector: str, column: int = 0) -> list[str]:
@@ -60,6 +63,31 @@ def test_server_view_shows_version_and_persistence_warning(redis_server, client)
         assert app.client is client
 
     run(app, scenario)
+
+
+def test_switching_to_an_evicting_server_is_refused_unless_allowed(private_redis, client):
+    """The connect form checks maxmemory-policy like the command line does; with
+    --allow-eviction the switch happens, with a warning and a line in the server view."""
+    lru = private_redis("lru", extra_args=["--maxmemory-policy", "allkeys-lru"])
+
+    async def scenario(pilot: Pilot) -> None:
+        app = pilot.app
+        await pilot.press("c")
+        await fill_form(pilot, url=lru.url)
+        if not app.allow_eviction:
+            await wait_for(pilot, lambda: any("may evict file data" in n
+                                              for n in notifications(app)))
+            assert app.client is client
+            return
+        await wait_for(pilot, lambda: app.client is not client)
+        await wait_for(pilot, lambda: "maxmemory-policy is allkeys-lru" in
+                       text_of(app.query_one("#server-info", Static)))
+        assert any("--allow-eviction" in n for n in notifications(app))
+
+    run(make_app("redis://unused", client, tab="server"), scenario)
+    allowed = make_app("redis://unused", client, tab="server")
+    allowed.allow_eviction = True
+    run(allowed, scenario)
 
 
 def test_filesystems_mkfs_snapshot_diff_restore_delete(redis_server, client, prefix):

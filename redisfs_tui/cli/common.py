@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from ..core import FsError, ServerSpec, connect, redacted
+from ..core.guards import ALLOW_FLAG, EvictingServer, check_eviction
 
 
 def add_server_args(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,25 @@ def connect_or_exit(spec: ServerSpec, program: str):
         fail(program, f"cannot use Redis at {redacted(spec.url)}: {exc.strerror}")
     except (OSError, ValueError) as exc:
         fail(program, f"cannot use Redis at {redacted(spec.url)}: {exc}")
+
+
+def add_eviction_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(ALLOW_FLAG, action="store_true",
+                        help="go on even though Redis' maxmemory-policy may evict file data")
+
+
+def check_eviction_or_exit(client, program: str, allow: bool, read_only: bool = False) -> None:
+    """Refuse (exit 1) a server that may evict file data unless allowed; warn on stderr
+    when allowed, read-only, or when the policy cannot be read."""
+    try:
+        warning = check_eviction(client, allow=allow, read_only=read_only)
+    except EvictingServer as exc:
+        fail(program, str(exc), code=1)
+    except FsError as exc:
+        fail(program, exc.strerror, code=1)
+    else:
+        if warning:
+            print(f"{program}: WARNING: {warning}", file=sys.stderr)
 
 
 def fail(program: str, message: str, code: int = 2) -> None:

@@ -35,7 +35,7 @@ VALUE_OPTIONS = {
     "write_buffer": "write_buffer", "readahead": "readahead",
 }
 FLAG_OPTIONS = {"ro": "read_only", "read_only": "read_only", "debug": "debug",
-                "foreground": "foreground", "mkfs": "mkfs"}
+                "foreground": "foreground", "mkfs": "mkfs", "allow_eviction": "allow_eviction"}
 IGNORED_OPTIONS = {"rw", "_netdev", "nofail", "auto", "noauto", "user", "users", "nouser",
                    "defaults"}
 
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--foreground", action="store_true",
                    help="stay attached (default: detach once the mount is live)")
     p.add_argument("--mkfs", action="store_true", help="create the filesystem if it is missing")
+    p.add_argument("--allow-eviction", action="store_true",
+                   help="mount even though Redis' maxmemory-policy may evict file data")
     p.add_argument("--log-file", help="log here (default when detached: syslog, else "
                    "~/.local/state/redisfs/PREFIX.log)")
     p.add_argument("--entry-timeout", type=float, help="kernel name cache, seconds (1.0)")
@@ -77,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
-                        "password_file=, ro, debug, mkfs, ...) and FUSE options (allow_other, "
-                        "default_permissions, auto_unmount, ...)")
+                        "password_file=, ro, debug, mkfs, allow_eviction, ...) and FUSE "
+                        "options (allow_other, default_permissions, auto_unmount, ...)")
     p.add_argument("--version", action="version", version=f"redisfs {__version__}")
     return p
 
@@ -205,6 +207,7 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
         debug=bool(args.debug or ours.get("debug")),
         foreground=bool(args.foreground or ours.get("foreground")),
         mkfs=bool(args.mkfs or ours.get("mkfs")),
+        allow_eviction=bool(args.allow_eviction or ours.get("allow_eviction")),
         log_file=pick("log_file", str), fuse_options=fuse,
         single_threaded=args.single_threaded)
     for name in ("entry_timeout", "negative_timeout", "attr_timeout", "cache_ttl", "timeout"):

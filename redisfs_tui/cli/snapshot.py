@@ -7,7 +7,15 @@ import argparse
 from ..core import registry
 from ..core import snapshot as snap
 from ..core.keys import valid_prefix
-from .common import add_server_args, connect_or_exit, fail, run_main, spec_from_args
+from .common import (
+    add_eviction_arg,
+    add_server_args,
+    check_eviction_or_exit,
+    connect_or_exit,
+    fail,
+    run_main,
+    spec_from_args,
+)
 
 PROGRAM = "redisfs-snapshot"
 
@@ -30,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load filesystem FROM from an RDB dump file (one saved by "
                              "redis-server or by --export) into the server, as TO or FROM")
     add_server_args(parser)
+    add_eviction_arg(parser)
     return parser
 
 
@@ -38,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         client = connect_or_exit(spec_from_args(args), PROGRAM)
+        only_reads = bool(args.list or args.export)  # these cannot lose data themselves
+        check_eviction_or_exit(client, PROGRAM, args.allow_eviction, read_only=only_reads)
         if args.list:
             for fs in registry.list_filesystems(client):
                 origin = f"  (snapshot of {fs.snapshot_of})" if fs.snapshot_of else ""

@@ -16,10 +16,18 @@ from pathlib import Path
 from ..core import FileSystem, FsError, ServerSpec, redacted
 from ..core.demo import DEMO_PREFIX, build_demo
 from ..core.embedded import DefaultServer, ensure_embedded_server, resolve_default_server
+from ..core.guards import EvictingServer, check_eviction
 from ..core.keys import valid_prefix
 from ..core.local_server import LocalRedis
 from ..rdb import RdbError, read_rdb
-from .common import add_server_args, connect_or_exit, fail, run_main, spec_from_args
+from .common import (
+    add_eviction_arg,
+    add_server_args,
+    connect_or_exit,
+    fail,
+    run_main,
+    spec_from_args,
+)
 
 PROGRAM = "redisfs-ui"
 
@@ -33,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "redis-server (data in $XDG_DATA_HOME/redisfs).",
     )
     add_server_args(parser)
+    add_eviction_arg(parser)
     parser.add_argument("--embedded", action="store_true",
                         help="use the private redis-server even if localhost:6379 answers")
     parser.add_argument("--rdb", metavar="FILE",
@@ -70,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             embedded = default.embedded is not None
             notices.append(default.message)
         client = connect_or_exit(spec, PROGRAM)
+        alerts: list[str] = []
+        try:
+            warning = check_eviction(client, allow=args.allow_eviction)
+        except EvictingServer as exc:
+            fail(PROGRAM, str(exc), code=1)
+        if warning:
+            alerts.append(warning)
         prefix = args.prefix
         if args.demo or (args.demo is None and embedded and not prefix):
             try:
@@ -88,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..ui.app import RedisFsApp  # Textual loads only once the server is usable
 
         app = RedisFsApp(client, spec, server_label=redacted(spec.url), prefix=prefix,
-                         notices=tuple(notices))
+                         notices=tuple(notices), alerts=tuple(alerts),
+                         allow_eviction=args.allow_eviction)
         app.run()
         return app.return_code or 0
 

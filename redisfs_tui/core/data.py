@@ -27,6 +27,7 @@ MAX_FILE_SIZE = 1 << 40  # 1 TiB; truncate and purge loop over blocks in one scr
 WRITE_CHUNK = 4 * 1024 * 1024  # bytes per write script call
 MAX_RETRIES = 20
 HUGE_READ_BLOCKS = 1024  # a read spanning more blocks first asks the file size
+STAMP = ("mode", "size", "mtime", "ctime")  # what any change of a file's data moves
 
 
 def _stored_hash(stored: bytes | None) -> str:
@@ -51,6 +52,7 @@ class DataOps:
     keys: Keys
     block_size: int
     codec: str
+    read_only: bool
 
     def _writable(self) -> None:  # provided by FileSystem
         raise NotImplementedError
@@ -77,13 +79,8 @@ class DataOps:
                 known = self.client.hget(ikey, "size")
             if known is not None:
                 last = max(first, min(last, (int(known) - 1) // bs))
-        with translated():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hmget(ikey, "mode", "size")
-            for index in range(first, last + 1):
-                pipe.get(self.keys.block(ino, index))
-            result = pipe.execute()
-        mode, file_size = result[0]
+        result = self._fetch_blocks(ino, first, last)
+        mode, file_size = result[0][:2]
         if mode is None:
             raise FsError(errno.ENOENT)
         if file_size is not None and not file_size.isdigit():
@@ -103,6 +100,29 @@ class DataOps:
             if hi > lo:
                 out[lo - offset:hi - offset] = memoryview(raw)[lo - block_start:hi - block_start]
         return out
+
+    def _fetch_blocks(self, ino: int, first: int, last: int) -> list:
+        """[inode stamp, block first .. block last] as one consistent picture.
+
+        Read-write: a MULTI/EXEC transaction.  Read-only (a user that may not run
+        MULTI): a plain pipeline that reads the inode's stamp before and after the
+        blocks; every change script moves ctime (and size/mtime), so equal stamps mean
+        no change landed in between.  A changed file is read again."""
+        ikey = self.keys.inode(ino)
+        for _attempt in range(MAX_RETRIES):
+            with translated():
+                pipe = self.client.pipeline(transaction=not self.read_only)
+                pipe.hmget(ikey, *STAMP)
+                for index in range(first, last + 1):
+                    pipe.get(self.keys.block(ino, index))
+                if self.read_only:
+                    pipe.hmget(ikey, *STAMP)
+                result = pipe.execute()
+            if not self.read_only:
+                return result
+            if result[0] == result[-1]:
+                return result[:-1]
+        raise FsError(errno.EAGAIN, "the file kept changing while it was read")
 
     def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview,
               size_hint: int | None = None, then_set: list[tuple[str, int]] | None = None

@@ -64,7 +64,7 @@ def errno_from_reply(message: str) -> FsError:
         return FsError(_ERRNO_BY_NAME[word])
     if word == "OOM" or "maxmemory" in message:
         return FsError(errno.ENOSPC, "Redis is full (maxmemory reached)")
-    if word == "READONLY":
+    if word == "READONLY" or "read only replica" in message:
         return FsError(errno.EROFS, "the server is a read-only replica")
     if word == "NOPERM" or "no permissions" in message:
         return FsError(errno.EACCES, "the Redis user may not run this command")
@@ -88,6 +88,10 @@ def translated() -> Iterator[None]:
         raise
     except redis.AuthenticationError as exc:
         raise FsError(errno.EACCES, "Redis authentication failed") from exc
+    except redis.exceptions.ReadOnlyError as exc:
+        # redis-py strips the READONLY code word: without this a write refused by a
+        # replica (a demoted master) looked like any other error, EIO
+        raise FsError(errno.EROFS, "the server is a read-only replica") from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         # redis-py says which address and why ("Connection refused"), never the password
         raise RedisUnavailable(str(exc)[:200] or type(exc).__name__) from exc

@@ -23,6 +23,7 @@ from .codec import CODECS, DEFAULT_CODEC
 from .data import DataOps
 from .errors import FsError, NoSuchFilesystem, UnsupportedFormat, translated
 from .keys import Keys
+from .plain import PlainOps
 from .scripts import scripts_for
 from .xattrs import XATTR_CREATE, XATTR_REPLACE, XattrOps
 
@@ -60,11 +61,12 @@ def now_ns() -> str:
     return str(time.time_ns())
 
 
-class FileSystem(DataOps, XattrOps):
+class FileSystem(DataOps, XattrOps, PlainOps):
     """One filesystem (one prefix) on one Redis server.
 
     Thread-safe: share one instance between threads.  A read-only instance
-    refuses every change with EROFS before sending anything to Redis.
+    refuses every change with EROFS before sending anything to Redis, and reads with
+    plain ``@read`` commands only (plain.py), so a minimal read-only ACL user works.
     """
 
     def __init__(
@@ -83,6 +85,8 @@ class FileSystem(DataOps, XattrOps):
         self._s = scripts_for(client)
         self._calls = connections_for(client)
         self._ro_scripts = True  # EVALSHA_RO until the server says it lacks it
+        # statfs asks INFO; read-only: only when the caller knows INFO is allowed
+        self.memory_info = not read_only
         with translated():
             sb = client.hgetall(self.keys.superblock)
         if not sb:
@@ -186,6 +190,8 @@ class FileSystem(DataOps, XattrOps):
         return self._resolve_from(ROOT_INO, split_path(path))
 
     def _resolve_from(self, start: int, parts: list[bytes]) -> Attr:
+        if self.read_only:
+            return self._resolve_plain(start, parts)
         ino, raw = self._run_read("resolve", start, *parts)
         attr = parse_attr(int(ino), raw)
         if attr is None:
@@ -343,16 +349,28 @@ class FileSystem(DataOps, XattrOps):
     # -- open handles ---------------------------------------------------------------
     def open(self, ino: int, truncate: bool = False) -> Attr:
         """Register an open handle (none on a read-only instance: it writes nothing)."""
+        return self.open_handle(ino, truncate)[0]
+
+    def open_handle(self, ino: int, truncate: bool = False, writing: bool = True
+                    ) -> tuple[Attr, bool]:
+        """open(), also saying whether the handle was registered (only a registered
+        handle may be released).  A read-only open on a server that turned into a
+        replica under us is not registered but works, so reads go on."""
         if self.read_only:
             if truncate:
                 raise FsError(errno.EROFS)
-            return self.getattr(ino)
-        attr = parse_attr(ino, self._run("open", ino, self.session_id))
+            return self.getattr(ino), False
+        try:
+            attr = parse_attr(ino, self._run("open", ino, self.session_id))
+        except FsError as exc:
+            if exc.errno != errno.EROFS or writing or truncate:
+                raise
+            return self.getattr(ino), False
         if attr is None:
             raise FsError(errno.ENOENT)
         if truncate and attr.is_reg and attr.size:
             self.truncate(ino, 0)
-        return attr
+        return attr, True
 
     def release(self, ino: int, count: int = 1) -> None:
         """Drop handles; the last close of an unlinked file frees it."""
@@ -368,22 +386,3 @@ class FileSystem(DataOps, XattrOps):
         """Release what a dead mount held; returns how many orphans were freed."""
         self._writable()
         return int(self._run("reap_session", session_id))
-
-    # -- whole filesystem ----------------------------------------------------------------
-    def statfs(self) -> dict[str, int]:
-        """Capacity from Redis memory (maxmemory, else the machine's memory)."""
-        with translated():
-            info = self.client.info("memory")
-            sb = self.client.hmget(self.keys.superblock, "inodes", "logical_bytes")
-        used = int(info.get("used_memory", 0))
-        total = int(info.get("maxmemory", 0)) or int(info.get("total_system_memory", 0)) or used
-        total = max(total, used)
-        bsize = 4096
-        files = int(sb[0] or 0)
-        return {
-            "f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
-            "f_bfree": (total - used) // bsize, "f_bavail": (total - used) // bsize,
-            "f_files": files + 1_000_000_000, "f_ffree": 1_000_000_000,
-            "f_favail": 1_000_000_000, "f_namemax": NAME_MAX,
-            "logical_bytes": int(sb[1] or 0), "used_memory": used, "maxmemory": total,
-        }

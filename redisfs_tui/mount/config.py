@@ -54,3 +54,4 @@ class MountConfig:
     readahead_kib: int = DEFAULT_READAHEAD_KIB
     timeout: float = DEFAULT_TIMEOUT
     single_threaded: bool = False
+    allow_eviction: bool = False  # mount even if Redis may evict keys (maxmemory-policy)

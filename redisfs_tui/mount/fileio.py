@@ -55,8 +55,8 @@ class FileIo(OperationParts):
             truncate = bool(flags & os.O_TRUNC)
             if first:
                 token = self.cache.token()
-                attr = self.fs.open(ino, truncate=truncate)  # fresh attributes: close-to-open
-                state.registered = not self.read_only
+                # fresh attributes: close-to-open
+                attr, state.registered = self.fs.open_handle(ino, truncate, bool(writing))
                 state.size_hint = 0 if truncate else attr.size
                 self.cache.put_attr(ino, attr, token)
             elif truncate:
@@ -124,7 +124,14 @@ class FileIo(OperationParts):
     def flush(self, path: str | None, fh: int) -> int:
         handle = self.handles.get(fh)
         if handle is not None:
-            self._flush_ino(handle.ino)
+            try:
+                self._flush_ino(handle.ino)
+            except OSError:
+                # the kernel's page cache already holds the refused bytes (EROFS, ENOSPC):
+                # drop it, or readers would see data Redis never stored
+                if path:
+                    self.kernel.invalidate(path)
+                raise
         return 0
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..core import Attr, FileSystem
+    from ._fuse import KernelCache
     from .caches import MetaCache
 
 
@@ -15,6 +16,7 @@ class OperationParts:
 
     fs: FileSystem
     cache: MetaCache
+    kernel: KernelCache
     read_only: bool
 
     def _writable(self) -> None:

@@ -21,7 +21,9 @@ from urllib.parse import urlsplit
 
 import redis
 
-from ..core import FileSystem, FsError, NoSuchFilesystem, connect, redacted
+from ..core import FileSystem, FsError, Keys, NoSuchFilesystem, connect, redacted
+from ..core.access import AccessDenied, check_access
+from ..core.guards import EvictingServer, check_eviction, read_policy
 from ..core.registry import register_mount
 from ._fuse import FUSE3, RedisFUSE, library_version
 from .config import MountConfig
@@ -85,6 +87,23 @@ def open_filesystem(config: MountConfig) -> FileSystem:
         log.warning("%s is a read-only replica: mounting read-only", where)
         read_only = True
     try:
+        policy, info_allowed = read_policy(client)
+        warning = check_eviction(client, allow=config.allow_eviction, read_only=read_only,
+                                 policy=policy)
+    except EvictingServer as exc:
+        raise MountError(f"{where}: {exc}") from None
+    except FsError as exc:
+        raise MountError(f"{where}: {exc.strerror}") from exc
+    if warning:
+        log.warning("%s: %s", where, warning)
+    try:
+        check_access(client, Keys(config.prefix), read_only=read_only,
+                     user=spec.username or "default")
+    except AccessDenied as exc:
+        raise MountError(f"{where}: {exc}") from None
+    except FsError as exc:
+        raise MountError(f"{where}: {exc.strerror}") from exc
+    try:
         if config.mkfs:
             try:
                 FileSystem(client, config.prefix)
@@ -93,7 +112,9 @@ def open_filesystem(config: MountConfig) -> FileSystem:
                     raise MountError("cannot create a filesystem on a read-only mount") from None
                 FileSystem.mkfs(client, config.prefix, uid=os.getuid(), gid=os.getgid())
                 log.warning("created filesystem %r on %s", config.prefix, where)
-        return FileSystem(client, config.prefix, read_only=read_only)
+        fs = FileSystem(client, config.prefix, read_only=read_only)
+        fs.memory_info = info_allowed  # df shows Redis memory when INFO may be asked
+        return fs
     except NoSuchFilesystem as exc:
         raise MountError(
             f"no filesystem {config.prefix!r} on {where}; create it with:\n"

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from ..core import ServerSpec, connect, redacted
+from ..core.guards import EvictingServer, check_eviction
 from . import fmt
 from .browser import BrowserView
 from .commands import RedisFsCommands
@@ -64,6 +65,8 @@ class RedisFsApp(App[None]):
         start_tab: str | None = None,
         clock: Clock | None = None,
         notices: tuple[str, ...] = (),
+        alerts: tuple[str, ...] = (),
+        allow_eviction: bool = False,
     ) -> None:
         super().__init__()
         self.client = client
@@ -74,6 +77,8 @@ class RedisFsApp(App[None]):
         self.start_tab = start_tab or ("browser" if prefix else "filesystems")
         self.clock = clock
         self.notices = notices
+        self.alerts = alerts  # warnings the user must see (an evicting server)
+        self.allow_eviction = allow_eviction
         self.sub_title = self.server_label
 
     def now(self) -> dt.datetime:
@@ -99,6 +104,8 @@ class RedisFsApp(App[None]):
     def on_mount(self) -> None:
         for notice in self.notices:
             self.notify(notice, title="redisfs", timeout=10)
+        for alert in self.alerts:
+            self.notify(alert, title="Data at risk", severity="warning", timeout=30)
         if self.current_prefix:
             self.browser.open_filesystem(self.current_prefix)
         self.call_after_refresh(self.view(self.start_tab).focus_main)
@@ -179,11 +186,16 @@ class RedisFsApp(App[None]):
         try:
             spec = ServerSpec.from_parts(url=url, username=username, password_file=password_file)
             client = connect(spec)
-        except (OSError, ValueError) as exc:
-            self.call_from_thread(self.notify, f"Cannot connect to {redacted(url)}: "
-                                  f"{fmt.error_text(exc)}", severity="error", timeout=10)
+            warning = check_eviction(client, allow=self.allow_eviction)
+        except (OSError, ValueError, EvictingServer) as exc:
+            text = str(exc) if isinstance(exc, EvictingServer) else fmt.error_text(exc)
+            self.call_from_thread(self.notify, f"Cannot connect to {redacted(url)}: {text}",
+                                  severity="error", timeout=10)
             return
         self.call_from_thread(self._switch_server, client, spec)
+        if warning:
+            self.call_from_thread(self.notify, warning, title="Data at risk",
+                                  severity="warning", timeout=30)
 
     def _switch_server(self, client: redis.Redis, spec: ServerSpec) -> None:
         old = self.client

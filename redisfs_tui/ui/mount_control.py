@@ -74,7 +74,7 @@ def log_dir() -> Path:
 
 def daemon_command(url: str, prefix: str, mountpoint: str, read_only: bool,
                    username: str | None = None, password_file: str | None = None,
-                   log_path: str | None = None) -> list[str]:
+                   log_path: str | None = None, allow_eviction: bool = False) -> list[str]:
     cmd = [sys.executable, "-m", "redisfs_tui.cli.daemon", "--url", url, "--prefix", prefix,
            "--mount", mountpoint, "--foreground"]
     if log_path:
@@ -85,6 +85,8 @@ def daemon_command(url: str, prefix: str, mountpoint: str, read_only: bool,
         cmd += ["--username", username]
     if password_file:
         cmd += ["--password-file", password_file]
+    if allow_eviction:  # the user started redisfs-ui with --allow-eviction
+        cmd.append("--allow-eviction")
     return cmd
 
 
@@ -102,7 +104,8 @@ def tail(path: str, lines: int = 200) -> str:
 
 def launch_mount(url: str, prefix: str, mountpoint: str, read_only: bool = False,
                  username: str | None = None, password_file: str | None = None,
-                 wait: float = MOUNT_WAIT, env: dict[str, str] | None = None) -> LaunchedMount:
+                 wait: float = MOUNT_WAIT, env: dict[str, str] | None = None,
+                 allow_eviction: bool = False) -> LaunchedMount:
     """Start the daemon and wait until the mountpoint is mounted (or it fails)."""
     mountpoint = os.path.abspath(os.path.expanduser(mountpoint))
     if not os.path.isdir(mountpoint):
@@ -111,7 +114,8 @@ def launch_mount(url: str, prefix: str, mountpoint: str, read_only: bool = False
         raise MountError(f"something is already mounted on {mountpoint}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_path = str(log_dir() / f"mount-{prefix}-{stamp}-{os.getpid()}.log")
-    cmd = daemon_command(url, prefix, mountpoint, read_only, username, password_file, log_path)
+    cmd = daemon_command(url, prefix, mountpoint, read_only, username, password_file, log_path,
+                         allow_eviction)
     with open(log_path, "ab") as log:
         shown = " ".join(redacted(part) if "://" in part else part for part in cmd)
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} redisfs-ui runs: {shown}\n".encode())

@@ -145,7 +145,8 @@ class MountsView(TableView):
         if spec.password or url_password:
             env[PASSWORD_ENV] = spec.password or url_password or ""
         self.app.call_from_thread(self.notify, f"Mounting {prefix} on {mountpoint}…")
-        mount = launch_mount(url, prefix, mountpoint, read_only, spec.username, env=env)
+        mount = launch_mount(url, prefix, mountpoint, read_only, spec.username, env=env,
+                             allow_eviction=getattr(self.app, "allow_eviction", False))
         self.launched.append(mount)
         self.app.call_from_thread(self.notify, f"Mounted {prefix} on {mount.mountpoint} "
                                   f"(pid {mount.pid})")

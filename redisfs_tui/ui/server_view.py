@@ -14,13 +14,11 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..core.guards import is_evicting
 from ..core.registry import ServerInfo, server_info
 from . import fmt
 from .form import Field, FormModal
 from .view import View
-
-EVICTING = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
-            "volatile-random", "volatile-ttl")
 
 
 def warnings(info: ServerInfo) -> list[str]:
@@ -31,9 +29,10 @@ def warnings(info: ServerInfo) -> list[str]:
                    "loses every filesystem. Turn on AOF: CONFIG SET appendonly yes")
     if not info.rdb_last_bgsave_ok:
         out.append("The last RDB save failed: check the Redis log and free disk space.")
-    if info.maxmemory and info.maxmemory_policy in EVICTING:
-        out.append(f"maxmemory-policy is {info.maxmemory_policy}: Redis may evict filesystem "
-                   "keys when full. Use noeviction so a full server answers ENOSPC instead.")
+    if info.maxmemory_policy != "?" and is_evicting(info.maxmemory_policy):
+        out.append(f"maxmemory-policy is {info.maxmemory_policy}: Redis may evict file data "
+                   "when full (files read back with zeroed runs). Use noeviction so a full "
+                   "server answers ENOSPC instead: CONFIG SET maxmemory-policy noeviction")
     if info.is_replica:
         out.append("This server is a replica: filesystems are read-only here.")
     return out

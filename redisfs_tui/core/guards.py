@@ -1,0 +1,81 @@
+"""Start-up checks for servers that would lose file data without telling anyone.
+
+With any ``maxmemory-policy`` but ``noeviction`` a full Redis deletes keys to make
+room: data blocks vanish, the files read back with zeroed runs, and ``cp`` still
+exits 0.  Every tool that writes checks the policy once at start and refuses such a
+server unless the user says ``--allow-eviction``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import redis
+
+from .errors import translated
+
+SAFE_POLICY = "noeviction"
+ALLOW_FLAG = "--allow-eviction"
+
+
+class EvictingServer(Exception):
+    """The server may evict file data and the user did not allow it."""
+
+
+def read_policy(client: redis.Redis) -> tuple[str | None, bool]:
+    """(``maxmemory-policy``, whether INFO answered): from INFO memory, else CONFIG GET
+    (an ACL often allows only one of them, a managed Redis renames CONFIG); the
+    policy is None when neither answers."""
+    with translated():  # an unreachable server is an error; a refused command is not
+        try:
+            policy = client.info("memory").get("maxmemory_policy")
+            if policy:
+                return str(policy), True
+        except redis.ResponseError:
+            pass
+        try:
+            policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+            if policy:
+                return str(policy), False
+        except redis.ResponseError:
+            pass
+    return None, False
+
+
+def read_eviction_policy(client: redis.Redis) -> str | None:
+    return read_policy(client)[0]
+
+
+def is_evicting(policy: str | None) -> bool:
+    """True for a policy that lets Redis delete keys when full."""
+    return policy is not None and policy != SAFE_POLICY
+
+
+def refusal(policy: str) -> str:
+    return (f"maxmemory-policy is {policy}: Redis may evict file data; set it to "
+            f"{SAFE_POLICY} (CONFIG SET maxmemory-policy {SAFE_POLICY}) or pass {ALLOW_FLAG}")
+
+
+_UNREAD = object()
+
+
+def check_eviction(client: redis.Redis, *, allow: bool = False, read_only: bool = False,
+                   policy: str | object | None = _UNREAD) -> str | None:
+    """Raise EvictingServer for an evicting server unless ``allow`` (or ``read_only``:
+    what only reads cannot lose data itself); else return a warning to show, or None
+    when the server is safe.  ``policy``: already read with read_policy()."""
+    if policy is _UNREAD:
+        policy = read_eviction_policy(client)
+    policy = cast("str | None", policy)
+    if policy is None:
+        return ("cannot read maxmemory-policy (the Redis user may run neither INFO nor "
+                f"CONFIG GET); unless it is {SAFE_POLICY}, Redis may evict file data")
+    if not is_evicting(policy):
+        return None
+    if read_only:
+        return (f"maxmemory-policy is {policy}: Redis may evict file data (files written by "
+                f"others may read back with zeroed runs); set it to {SAFE_POLICY}")
+    if not allow:
+        raise EvictingServer(refusal(policy))
+    return (f"maxmemory-policy is {policy}: Redis may evict file data (files may read back "
+            f"with zeroed runs); going on because of {ALLOW_FLAG}")
