@@ -35,12 +35,16 @@ for ino = 1, nxt do
       local size = tonumber(f[2] or '0')
       logical = logical + size
       local src_stem = string.len(bpattern(ino))
+      local copied = 0
       each_block(ino, 0, math.ceil(size / bs) - 1, function(key)
         local idx = tonumber(string.sub(key, src_stem))
         if redis.call('COPY', key, bkey(ino, idx, D), 'REPLACE') == 1 then
           stored = stored + redis.call('STRLEN', key)
+          copied = copied + 1
         end
       end)
+      -- the copy's count is exact, whether or not the source knew its own
+      redis.call('HSET', ikey(ino, D), 'blocks', copied)
     end
   end
 end
