@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import redis
 
-from .attrs import NAME_MAX, ROOT_INO, Attr, parse_attr
+from .attrs import NAME_MAX, ROOT_INO, Attr, counter, parse_attr, parse_attr_or_none
 from .calls import connections_for
 from .codec import CODECS, DEFAULT_CODEC
 from .data import DataOps
@@ -223,10 +223,17 @@ class FileSystem(DataOps, XattrOps):
                 return
 
     def readdir_plus(self, ino: int, page_size: int = 1000) -> Iterator[list[tuple[bytes, Attr]]]:
-        """Pages of (name, attributes): one extra pipelined round trip per page."""
+        """Pages of (name, attributes): one extra pipelined round trip per page.  A
+        damaged inode is left out (getattr on it says EUCLEAN; fsck reports it), so one
+        bad inode does not make its whole directory unreadable."""
         for page in self.readdir(ino, page_size):
-            attrs = self.getattrs([child for _, child in page])
-            yield [(name, a) for (name, _), a in zip(page, attrs, strict=True) if a is not None]
+            with translated():
+                pipe = self.client.pipeline(transaction=False)
+                for _, child in page:
+                    pipe.hgetall(self.keys.inode(child))
+                raws = pipe.execute()
+            yield [(name, attr) for (name, child), raw in zip(page, raws, strict=True)
+                   if (attr := parse_attr_or_none(child, raw)) is not None]
 
     def names_if_few(self, ino: int, limit: int = 4096) -> set[bytes] | None:
         """Every name in a directory in one round trip, or None when it has more than
@@ -371,7 +378,8 @@ class FileSystem(DataOps, XattrOps):
 
     # -- whole filesystem ----------------------------------------------------------------
     def statfs(self) -> dict[str, int]:
-        """Capacity from Redis memory (maxmemory, else the machine's memory)."""
+        """Capacity from Redis memory (maxmemory, else the machine's memory).  Damaged
+        superblock counters read as 0: df must work so the user can see and fsck."""
         with translated():
             info = self.client.info("memory")
             sb = self.client.hmget(self.keys.superblock, "inodes", "logical_bytes")
@@ -379,11 +387,11 @@ class FileSystem(DataOps, XattrOps):
         total = int(info.get("maxmemory", 0)) or int(info.get("total_system_memory", 0)) or used
         total = max(total, used)
         bsize = 4096
-        files = int(sb[0] or 0)
+        files = counter(sb[0])
         return {
             "f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
             "f_bfree": (total - used) // bsize, "f_bavail": (total - used) // bsize,
             "f_files": files + 1_000_000_000, "f_ffree": 1_000_000_000,
             "f_favail": 1_000_000_000, "f_namemax": NAME_MAX,
-            "logical_bytes": int(sb[1] or 0), "used_memory": used, "maxmemory": total,
+            "logical_bytes": counter(sb[1]), "used_memory": used, "maxmemory": total,
         }
