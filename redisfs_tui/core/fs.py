@@ -222,18 +222,23 @@ class FileSystem(DataOps, XattrOps):
             if cursor == 0:
                 return
 
-    def readdir_plus(self, ino: int, page_size: int = 1000) -> Iterator[list[tuple[bytes, Attr]]]:
+    def readdir_plus(self, ino: int, page_size: int = 1000, skipped: list[bytes] | None = None
+                     ) -> Iterator[list[tuple[bytes, Attr]]]:
         """Pages of (name, attributes): one extra pipelined round trip per page.  A
         damaged inode is left out (getattr on it says EUCLEAN; fsck reports it), so one
-        bad inode does not make its whole directory unreadable."""
+        bad inode does not make its whole directory unreadable; its name goes to
+        ``skipped`` (a cache must not take the listing for complete)."""
         for page in self.readdir(ino, page_size):
             with translated():
                 pipe = self.client.pipeline(transaction=False)
                 for _, child in page:
                     pipe.hgetall(self.keys.inode(child))
                 raws = pipe.execute()
-            yield [(name, attr) for (name, child), raw in zip(page, raws, strict=True)
-                   if (attr := parse_attr_or_none(child, raw)) is not None]
+            attrs = [parse_attr_or_none(child, raw) for (_, child), raw in zip(page, raws,
+                                                                               strict=True)]
+            if skipped is not None:
+                skipped += [name for (name, _), a in zip(page, attrs, strict=True) if a is None]
+            yield [(name, a) for (name, _), a in zip(page, attrs, strict=True) if a is not None]
 
     def names_if_few(self, ino: int, limit: int = 4096) -> set[bytes] | None:
         """Every name in a directory in one round trip, or None when it has more than

@@ -326,7 +326,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             return entries
         generation = self.cache.generation(ino)
         listed: list[tuple[str, int]] = []
-        for page in self.fs.readdir_plus(ino):
+        skipped: list[bytes] = []  # damaged inodes: they exist, so the listing is partial
+        for page in self.fs.readdir_plus(ino, skipped=skipped):
             known = []
             for raw_name, child in page:
                 name = os.fsdecode(raw_name)
@@ -336,7 +337,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
                 entries.append((name, self._to_stat(child, child_path)))
             self.cache.paths.put_many([(p, a.ino) for p, a in known])
             self.cache.attrs.put_many([(a.ino, a) for _, a in known])
-        self.cache.listing_from_readdir(ino, listed, generation)
+        if not skipped:
+            self.cache.listing_from_readdir(ino, listed, generation)
         return entries
 
     def readdir_page(self, path: str | None, fh: int, offset: int,
