@@ -33,6 +33,11 @@ def test_deleted_superblock_under_a_live_mount(mounter: Mounter, fs: FileSystem,
     assert client.hgetall(fs.keys.inode(ROOT_INO)).keys() == root.keys()
     assert client.hget(fs.keys.inode(ROOT_INO), "mode") == root[b"mode"]
     assert not client.exists(fs.keys.superblock)
+    time.sleep(2.5)  # the mount's caches and the kernel's expire: these really ask Redis
+    assert "before" in os.listdir(mount.path) and os.stat(mount.path / "before").st_size == 1
+    with pytest.raises(OSError) as exc:  # opening registers a handle: a change too
+        (mount.path / "before").read_bytes()
+    assert exc.value.errno == errno.EUCLEAN
     mount.stop()
     log = mount.log_text()
     assert "superblock missing" in log and "fsck" in log
