@@ -224,21 +224,20 @@ class FileSystem(DataOps, XattrOps):
 
     def readdir_plus(self, ino: int, page_size: int = 1000, skipped: list[bytes] | None = None
                      ) -> Iterator[list[tuple[bytes, Attr]]]:
-        """Pages of (name, attributes): one extra pipelined round trip per page.  A
-        damaged inode is left out (getattr on it says EUCLEAN; fsck reports it), so one
-        bad inode does not make its whole directory unreadable; its name goes to
-        ``skipped`` (a cache must not take the listing for complete)."""
+        """Pages of (name, attributes), one pipelined round trip each.  A damaged inode is
+        left out (getattr says EUCLEAN), so it cannot make its whole directory unreadable;
+        its name goes to ``skipped`` (a cache must not take the listing for complete)."""
         for page in self.readdir(ino, page_size):
             with translated():
                 pipe = self.client.pipeline(transaction=False)
                 for _, child in page:
                     pipe.hgetall(self.keys.inode(child))
                 raws = pipe.execute()
-            attrs = [parse_attr_or_none(child, raw) for (_, child), raw in zip(page, raws,
-                                                                               strict=True)]
+            pairs = [(name, parse_attr_or_none(child, raw))
+                     for (name, child), raw in zip(page, raws, strict=True)]
             if skipped is not None:
-                skipped += [name for (name, _), a in zip(page, attrs, strict=True) if a is None]
-            yield [(name, a) for (name, _), a in zip(page, attrs, strict=True) if a is not None]
+                skipped += [name for name, a in pairs if a is None]
+            yield [(name, a) for name, a in pairs if a is not None]
 
     def names_if_few(self, ino: int, limit: int = 4096) -> set[bytes] | None:
         """Every name in a directory in one round trip, or None when it has more than
@@ -383,8 +382,8 @@ class FileSystem(DataOps, XattrOps):
 
     # -- whole filesystem ----------------------------------------------------------------
     def statfs(self) -> dict[str, int]:
-        """Capacity from Redis memory (maxmemory, else the machine's memory).  Damaged
-        superblock counters read as 0: df must work so the user can see and fsck."""
+        """Capacity from Redis memory (maxmemory, else the machine's memory); damaged
+        counters read as 0 (df must work)."""
         with translated():
             info = self.client.info("memory")
             sb = self.client.hmget(self.keys.superblock, "inodes", "logical_bytes")
@@ -392,11 +391,10 @@ class FileSystem(DataOps, XattrOps):
         total = int(info.get("maxmemory", 0)) or int(info.get("total_system_memory", 0)) or used
         total = max(total, used)
         bsize = 4096
-        files = counter(sb[0])
         return {
             "f_bsize": bsize, "f_frsize": bsize, "f_blocks": total // bsize,
             "f_bfree": (total - used) // bsize, "f_bavail": (total - used) // bsize,
-            "f_files": files + 1_000_000_000, "f_ffree": 1_000_000_000,
+            "f_files": counter(sb[0]) + 1_000_000_000, "f_ffree": 1_000_000_000,
             "f_favail": 1_000_000_000, "f_namemax": NAME_MAX,
             "logical_bytes": counter(sb[1]), "used_memory": used, "maxmemory": total,
         }

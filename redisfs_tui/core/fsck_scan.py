@@ -53,7 +53,8 @@ def _number(raw: bytes | None) -> int | None:
 def _guess_mode(raw: dict[bytes, bytes], has_entries: bool) -> int:
     """A mode for an inode whose own is unreadable, from what else it has."""
     if has_entries or (b"blocks" not in raw and b"target" not in raw
-                       and (_number(raw.get(b"nlink")) or 0) >= 2):
+                       and (_number(raw.get(b"nlink")) or 0) >= 2
+                       and not _number(raw.get(b"size"))):  # an empty directory
         return stat.S_IFDIR | 0o755
     if b"target" in raw:
         return stat.S_IFLNK | 0o777
