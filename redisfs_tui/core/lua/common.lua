@@ -60,6 +60,29 @@ local function each_block(ino, first, last, fn, base)
     end
   until cursor == '0'
 end
+-- Call fn(ino) for every inode of the filesystem at `base`.  Counting to next_ino costs
+-- what next_ino says (a damaged one may be 10^12: the server would be busy for ever);
+-- past the size of the keyspace one SCAN of the inode keys is cheaper.
+local function each_inode(base, fn)
+  local last = tonumber(redis.call('HGET', sbkey(base), 'next_ino') or '0') or 0
+  if last < 1024 or last < redis.call('DBSIZE') then
+    for ino = 1, last do fn(int(ino)) end
+    return
+  end
+  local stem = string.len(ikey('', base)) + 1
+  local seen, cursor = {}, '0'
+  repeat
+    local reply = redis.call('SCAN', cursor, 'MATCH', ikey('*', base), 'COUNT', 1000)
+    cursor = reply[1]
+    for _, key in ipairs(reply[2]) do
+      local ino = string.sub(key, stem)
+      if string.match(ino, '^%d+$') and not seen[ino] then  -- SCAN may repeat a key
+        seen[ino] = true
+        fn(ino)
+      end
+    end
+  until cursor == '0'
+end
 -- Delete stored blocks [first, last]; returns the stored bytes freed (and keeps the
 -- inode's `blocks` count right).
 local function drop_blocks(ino, first, last, base)
