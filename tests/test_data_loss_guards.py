@@ -82,6 +82,25 @@ def test_a_superblock_without_format_version_is_refused_too(client: redis.Redis,
     assert client.hgetall(fs.keys.inode(ROOT_INO)) == root
 
 
+def test_mkfs_refuses_to_build_over_a_lost_superblock(client: redis.Redis,
+                                                     fs: FileSystem) -> None:
+    """`redisfs --mkfs` on a prefix whose superblock vanished made a new empty root over
+    the old one, and its next creates reused the old inode numbers."""
+    f = fs.create(ROOT_INO, "precious", 0o644).ino
+    fs.write(f, 0, b"keep")
+    client.delete(fs.keys.superblock)
+    before = _all_keys(client, fs)
+    with pytest.raises(FsError) as exc:
+        FileSystem.mkfs(client, fs.prefix)
+    assert exc.value.errno == errno.EEXIST and "without a superblock" in str(exc.value)
+    assert _all_keys(client, fs) == before
+    assert registry.delete_filesystem(client, fs.prefix) == len(before)  # leftovers go
+    assert FileSystem.mkfs(client, fs.prefix).getattr(ROOT_INO).nlink == 2
+    with pytest.raises(FsError) as exc:
+        registry.delete_filesystem(client, fs.prefix + "none")
+    assert exc.value.errno == errno.ENOENT
+
+
 def test_deleting_a_mounted_filesystem_is_refused(client: redis.Redis, fs: FileSystem) -> None:
     """A live mount record blocks delete_filesystem (the mount would go on writing into
     a half-deleted keyspace); force=True or a dead record lets it go."""

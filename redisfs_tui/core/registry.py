@@ -132,7 +132,8 @@ def list_filesystems(client: redis.Redis) -> list[FsSummary]:
 def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
                       force: bool = False) -> int:
     """Delete every key of a filesystem; the superblock goes first so nobody mounts it
-    half-deleted.  Returns the number of keys removed.
+    half-deleted.  Returns the number of keys removed.  The keys of a filesystem whose
+    superblock is already gone are deleted too (mkfs refuses to build over them).
 
     Refused (EBUSY) while a live mount record exists, unless ``force``: the mount would
     go on serving, and writing into, a filesystem whose keys vanish under it.
@@ -145,9 +146,7 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
         raise FsError(errno.EBUSY, f"filesystem {prefix!r} is mounted on {where}; unmount "
                       "it first (or delete with force=True if that mount is really gone)")
     with translated():
-        if not client.delete(keys.superblock):
-            raise FsError(errno.ENOENT, f"no filesystem {prefix!r}")
-        removed += 1
+        removed += client.delete(keys.superblock)  # none: leftovers of a lost superblock
         chunk: list[bytes] = []
         for key in client.scan_iter(match=keys.all_keys_pattern(), count=batch):
             chunk.append(key)
@@ -156,6 +155,8 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
                 chunk = []
         if chunk:
             removed += client.unlink(*chunk)
+    if not removed:
+        raise FsError(errno.ENOENT, f"no filesystem {prefix!r}")
     return removed
 
 
