@@ -167,14 +167,16 @@ def check_counters(fs: FileSystem, table: Table) -> list[Problem]:
         if name == "logical_bytes" and table.corrupt and number is not None:
             continue  # unknowable while some inode's size cannot be read
         if number != value:
-            said = recorded[:20] if number is None and recorded else number
+            said = recorded[:20].decode(errors="replace") if number is None else number
             problems.append(Problem("bad-counter", 0, f"superblock {name} {said}, should be "
                                     f"{value}", data={name: value}))
     next_ino = _number(sb[3])
     if next_ino is None or next_ino < table.highest:
         # the next create would reuse an inode number and overwrite that inode
-        problems.append(Problem("bad-counter", 0, f"superblock next_ino {sb[3]!r} is below "
-                                f"inode {table.highest}: setting it to {table.highest}",
+        said = (sb[3] or b"none")[:20].decode(errors="replace")
+        why = "is not a number" if next_ino is None else f"is below inode {table.highest}"
+        problems.append(Problem("bad-counter", 0, f"superblock next_ino {said} {why}: "
+                                f"setting it to {table.highest}",
                                 data={"next_ino": table.highest}))
     return problems
 

@@ -144,7 +144,7 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
     if live and not force:
         where = ", ".join(f"{m.host}:{m.mountpoint} (pid {m.pid})" for m in live[:3])
         raise FsError(errno.EBUSY, f"filesystem {prefix!r} is mounted on {where}; unmount "
-                      "it first (or delete with force=True if that mount is really gone)")
+                      "it first (force the delete only if that mount is really gone)")
     with translated():
         removed += client.delete(keys.superblock)  # none: leftovers of a lost superblock
         chunk: list[bytes] = []
