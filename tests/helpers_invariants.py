@@ -173,6 +173,12 @@ def problems(client: redis.Redis, prefix: str) -> list[str]:
             out.append(f"block {ino}:{idx} lies beyond size {_num(raw, 'size')}")
         if length == 0:
             out.append(f"empty block key {ino}:{idx}")
+    stored: Counter[int] = Counter(ino for ino, _ in s.blocks)
+    for ino, raw in s.inodes.items():
+        if stat.S_ISREG(mode[ino]) and b"blocks" not in raw:
+            out.append(f"regular file {ino} has no blocks count")
+        elif b"blocks" in raw and _num(raw, "blocks") != stored[ino]:
+            out.append(f"inode {ino}: blocks {_num(raw, 'blocks')}, {stored[ino]} stored")
     for ino in s.xattrs - set(mode):
         out.append(f"xattrs of missing inode {ino}")
     for sid, held in s.sessions.items():

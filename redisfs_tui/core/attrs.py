@@ -58,6 +58,15 @@ class Attr:
 _ATTR_FIELDS = tuple(Attr.__dataclass_fields__)
 
 
+_FILE_TYPES = frozenset((stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFIFO, stat.S_IFCHR,
+                         stat.S_IFBLK, stat.S_IFSOCK))
+
+
+def valid_mode(mode: int) -> bool:
+    """A st_mode that fits mode_t and names one of the seven file types."""
+    return 0 <= mode <= 0xFFFF_FFFF and (mode & 0o170000) in _FILE_TYPES
+
+
 def parse_attr(ino: int, raw: dict[bytes, bytes] | list[bytes]) -> Attr | None:
     """Build an Attr from HGETALL output (a dict, or the flat list a Lua script returns)."""
     if isinstance(raw, list):
@@ -76,9 +85,13 @@ def parse_attr(ino: int, raw: dict[bytes, bytes] | list[bytes]) -> Attr | None:
             detail = f"inode {ino}: field {field.decode()} is not a number"
             raise FsError(errno.EUCLEAN, detail) from None
 
+    mode = num(b"mode")
+    if not valid_mode(mode):
+        # a negative or unknown-type mode would crash stat.S_IS*() or confuse the kernel
+        raise FsError(errno.EUCLEAN, f"inode {ino}: mode {mode} is not a file mode")
     return Attr(
         ino=ino,
-        mode=num(b"mode"),
+        mode=mode,
         uid=num(b"uid"),
         gid=num(b"gid"),
         size=num(b"size"),
@@ -91,3 +104,19 @@ def parse_attr(ino: int, raw: dict[bytes, bytes] | list[bytes]) -> Attr | None:
         target=raw.get(b"target"),
         open_count=num(b"open"),
     )
+
+
+def parse_attr_or_none(ino: int, raw: dict[bytes, bytes]) -> Attr | None:
+    """parse_attr, with a damaged inode as None (a listing leaves it out)."""
+    try:
+        return parse_attr(ino, raw)
+    except FsError:
+        return None
+
+
+def counter(raw: bytes | None) -> int:
+    """A superblock counter, 0 when missing, negative or not a number (fsck reports it)."""
+    try:
+        return max(int(raw or 0), 0)
+    except ValueError:
+        return 0

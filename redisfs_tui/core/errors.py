@@ -59,9 +59,10 @@ def errno_from_reply(message: str) -> FsError:
     Our Lua scripts answer ``-ENOENT`` style errors; the server itself may say
     OOM (maxmemory reached), READONLY (a replica), NOPERM (ACL) and so on.
     """
-    word = message.split(" ", 1)[0].strip()
-    if word in _ERRNO_BY_NAME:
-        return FsError(_ERRNO_BY_NAME[word])
+    word, _, said = message.partition(" ")
+    word = word.strip()
+    if word in _ERRNO_BY_NAME:  # a script may say why after the code (superblock missing)
+        return FsError(_ERRNO_BY_NAME[word], said.strip()[:200])
     if word == "OOM" or "maxmemory" in message:
         return FsError(errno.ENOSPC, "Redis is full (maxmemory reached)")
     if word == "READONLY" or "read only replica" in message:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import redis
 
-from .attrs import NAME_MAX, ROOT_INO, Attr, parse_attr
+from .attrs import NAME_MAX, ROOT_INO, Attr, parse_attr, parse_attr_or_none
 from .calls import connections_for
 from .codec import CODECS, DEFAULT_CODEC
 from .data import DataOps
@@ -228,11 +228,22 @@ class FileSystem(DataOps, XattrOps, PlainOps):
             if cursor == 0:
                 return
 
-    def readdir_plus(self, ino: int, page_size: int = 1000) -> Iterator[list[tuple[bytes, Attr]]]:
-        """Pages of (name, attributes): one extra pipelined round trip per page."""
+    def readdir_plus(self, ino: int, page_size: int = 1000, skipped: list[bytes] | None = None
+                     ) -> Iterator[list[tuple[bytes, Attr]]]:
+        """Pages of (name, attributes), one pipelined round trip each.  A damaged inode is
+        left out (getattr says EUCLEAN), so it cannot make its whole directory unreadable;
+        its name goes to ``skipped`` (a cache must not take the listing for complete)."""
         for page in self.readdir(ino, page_size):
-            attrs = self.getattrs([child for _, child in page])
-            yield [(name, a) for (name, _), a in zip(page, attrs, strict=True) if a is not None]
+            with translated():
+                pipe = self.client.pipeline(transaction=False)
+                for _, child in page:
+                    pipe.hgetall(self.keys.inode(child))
+                raws = pipe.execute()
+            pairs = [(name, parse_attr_or_none(child, raw))
+                     for (name, child), raw in zip(page, raws, strict=True)]
+            if skipped is not None:
+                skipped += [name for name, a in pairs if a is None]
+            yield [(name, a) for name, a in pairs if a is not None]
 
     def names_if_few(self, ino: int, limit: int = 4096) -> set[bytes] | None:
         """Every name in a directory in one round trip, or None when it has more than

@@ -1,9 +1,13 @@
 """Consistency check and repair of one filesystem.
 
-``check`` reads the whole inode table (inodes 1..next_ino, pipelined) and every
-directory, then compares what the entries say with what the inodes say.  It
-changes nothing.  ``repair`` fixes the problems marked repairable, one key or
-one script at a time; run it while the filesystem is quiet (no writers).
+``check`` reads the whole inode table (found by SCAN, see fsck_scan.py) and every
+directory, then compares what the entries say with what the inodes say.  It changes
+nothing.  ``repair`` fixes the problems marked repairable, one key or one script at a
+time; run it while the filesystem is quiet (no writers).
+
+Repairs never make damage look legitimate: an entry that names the root, has a name no
+path can spell, or closes a loop of directories is taken out (the directory it named
+goes to lost+found), and the root stays its own parent.
 """
 
 from __future__ import annotations
@@ -11,110 +15,134 @@ from __future__ import annotations
 import stat
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from .attrs import ROOT_INO, Attr, parse_attr
+from .attrs import NAME_MAX, ROOT_INO, Attr
 from .errors import FsError, translated
 from .fs import FileSystem
-from .keys import BLOCK, SESSION
-from .registry import list_mounts
+from .fsck_scan import BATCH, Problem, Table, check_counters, check_sessions, scan_inodes
 
-BATCH = 1000
+__all__ = ["BATCH", "LOST_FOUND", "Problem", "check", "repair"]
+
 LOST_FOUND = b"lost+found"
+Entry = tuple[int, bytes]  # (directory, name)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One inconsistency; ``fix`` names the repair that ``repair`` would apply."""
-
-    kind: str
-    ino: int
-    detail: str
-    repairable: bool = True
-    data: dict = field(default_factory=dict, compare=False)
+def _bad_name(name: bytes) -> bool:
+    return (not name or name in (b".", b"..") or b"/" in name or b"\0" in name
+            or len(name) > NAME_MAX)
 
 
-def _scan_inodes(fs: FileSystem, problems: list[Problem]) -> dict[int, Attr]:
-    with translated():
-        next_ino = int(fs.client.hget(fs.keys.superblock, "next_ino") or 0)
-    inodes: dict[int, Attr] = {}
-    for start in range(1, next_ino + 1, BATCH):
-        batch = list(range(start, min(start + BATCH, next_ino + 1)))
-        # one round trip a batch: the inode hashes, and the types of the keys not read here
-        with translated():
-            pipe = fs.client.pipeline(transaction=False)
-            for ino in batch:
-                pipe.hgetall(fs.keys.inode(ino))
-                pipe.type(fs.keys.dirents(ino))
-                pipe.type(fs.keys.xattrs(ino))
-            replies = pipe.execute(raise_on_error=False)
-        for index, ino in enumerate(batch):
-            raw, dirents_type, xattrs_type = replies[3 * index:3 * index + 3]
-            wrong = [(fs.keys.inode(ino), "not a hash")] if isinstance(raw, Exception) else []
-            wrong += [(key, f"a {kind.decode()}, not a hash") for key, kind in
-                      ((fs.keys.dirents(ino), dirents_type), (fs.keys.xattrs(ino), xattrs_type))
-                      if kind not in (b"hash", b"none")]
-            for key, what in wrong:
-                problems.append(Problem("wrong-type", ino, f"{key} is {what}: deleting it",
-                                        data={"key": key}))
-            if isinstance(raw, Exception) or not raw:
-                continue
-            try:
-                attr = parse_attr(ino, raw)
-            except FsError as exc:
-                problems.append(Problem("corrupt-inode", ino, str(exc), repairable=False))
-                continue
-            if attr is not None:
-                inodes[ino] = attr
-    return inodes
+class _Tree:
+    """Who names whom, from every directory's entries."""
+
+    def __init__(self) -> None:
+        self.refs: Counter[int] = Counter()
+        self.subdirs: Counter[int] = Counter()
+        self.dir_entries: dict[int, list[Entry]] = defaultdict(list)
+        self.unsure: set[int] = set()  # directories naming an unreadable inode
 
 
-def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list[Problem]:
-    """Every inconsistency found; an empty list means the filesystem is clean."""
-    problems: list[Problem] = []
-    inodes = _scan_inodes(fs, problems)
-    corrupt = {p.ino for p in problems if p.kind == "corrupt-inode"}
-    unlistable = {p.ino for p in problems if p.kind == "wrong-type"
-                  and p.data["key"] == fs.keys.dirents(p.ino)}
-    if ROOT_INO not in inodes or not inodes[ROOT_INO].is_dir:
-        problems.append(Problem("missing-root", ROOT_INO, "the root directory is gone", False))
-        return problems
-    refs: Counter[int] = Counter()
-    subdirs: Counter[int] = Counter()
-    dir_parents: dict[int, list[int]] = defaultdict(list)
-    for ino, attr in inodes.items():
+def _read_entries(fs: FileSystem, table: Table, unlistable: set[int], problems: list[Problem],
+                  progress: Callable[[str], None] | None) -> _Tree:
+    tree = _Tree()
+    for ino, attr in sorted(table.inodes.items()):
         if not attr.is_dir or ino in unlistable:
             continue
         if progress:
             progress(f"directory {ino}")
         for page in fs.readdir(ino):
             for name, child in page:
-                target = inodes.get(child)
-                if target is None and child in corrupt:
-                    continue  # reported as corrupt-inode; keep its name
-                if target is None:
+                target = table.inodes.get(child)
+                if _bad_name(name):
+                    # not counted: what it names is unreachable unless named elsewhere
+                    problems.append(Problem("bad-name", ino, f"entry {name[:40]!r} -> {child}"
+                                            " is not a valid name: removing it",
+                                            data={"name": name}))
+                elif child == ROOT_INO:
+                    problems.append(Problem("root-entry", ino, f"entry {name!r} names the "
+                                            "root directory: removing it", data={"name": name}))
+                elif target is None and child in table.corrupt:
+                    tree.unsure.add(ino)  # reported with the inode; keep its name
+                elif target is None:
                     target_text = f"missing inode {child}" if child else "no inode number"
                     problems.append(Problem("dangling-entry", ino, f"{name!r} -> {target_text}",
                                             data={"name": name}))
-                    continue
-                refs[child] += 1
-                if target.is_dir:
-                    subdirs[ino] += 1
-                    dir_parents[child].append(ino)
-    for ino, attr in inodes.items():
+                else:
+                    tree.refs[child] += 1
+                    if target.is_dir:
+                        tree.subdirs[ino] += 1
+                        tree.dir_entries[child].append((ino, name))
+    return tree
+
+
+def _loops(tree: _Tree, inodes: dict[int, Attr]) -> dict[int, Problem]:
+    """Directories that entries chain into a cycle the root does not reach.  One of each
+    cycle (the lowest number) is cut out: its entry goes and it moves to lost+found."""
+    reached, todo = {ROOT_INO}, [ROOT_INO]
+    children: dict[int, list[int]] = defaultdict(list)
+    for child, entries in tree.dir_entries.items():
+        for parent, _ in entries:
+            children[parent].append(child)
+    while todo:
+        for child in children[todo.pop()]:
+            if child not in reached:
+                reached.add(child)
+                todo.append(child)
+    cut: dict[int, Problem] = {}
+    handled: set[int] = set()
+    for ino in sorted(i for i, a in inodes.items() if a.is_dir and i not in reached):
+        path: list[int] = []
+        cur: int | None = ino
+        while cur is not None and cur not in handled and cur not in path:
+            path.append(cur)
+            entries = tree.dir_entries.get(cur)
+            cur = entries[0][0] if entries else None  # None: hangs below an unreachable dir
+        handled.update(path)
+        if cur is None or cur not in path:
+            continue
+        cycle = path[path.index(cur):]
+        victim = min(cycle)
+        parent, name = tree.dir_entries[victim][0]
+        cut[victim] = Problem("dir-loop", victim, f"directories {sorted(cycle)} form a loop "
+                              f"the root does not reach: moving {victim} to lost+found",
+                              data={"parent": parent, "name": name})
+    return cut
+
+
+def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list[Problem]:
+    """Every inconsistency found; an empty list means the filesystem is clean."""
+    problems: list[Problem] = []
+    table = scan_inodes(fs, problems)
+    inodes = table.inodes
+    unlistable = {p.ino for p in problems if p.kind == "wrong-type"
+                  and p.data["key"] == fs.keys.dirents(p.ino)}
+    if ROOT_INO not in inodes or not inodes[ROOT_INO].is_dir:
+        if not any(p.kind == "bad-mode" and p.ino == ROOT_INO for p in problems):
+            problems.append(Problem("missing-root", ROOT_INO, "the root directory is gone",
+                                    False))
+        return problems
+    tree = _read_entries(fs, table, unlistable, problems, progress)
+    cut = _loops(tree, inodes)
+    problems += cut.values()
+    for ino, attr in sorted(inodes.items()):
         if attr.is_dir:
-            expected = 2 + subdirs[ino]
-            parents = dir_parents.get(ino, [])
-            if ino != ROOT_INO and not parents:
+            expected = 2 + tree.subdirs[ino]
+            parents = [p for p, _ in tree.dir_entries.get(ino, [])]
+            if ino == ROOT_INO:
+                if attr.parent != ROOT_INO:
+                    problems.append(Problem("bad-parent", ino, f"the root's parent is "
+                                            f"{attr.parent}: the root is its own parent",
+                                            data={"parent": ROOT_INO}))
+            elif not parents:
                 problems.append(Problem("unreachable", ino, "directory in no directory"))
             elif len(parents) > 1:
                 problems.append(Problem("multi-linked-dir", ino, f"entries in {parents}",
                                         repairable=False))
-            elif parents and attr.parent != parents[0]:
+            elif ino not in cut and attr.parent != parents[0]:
                 problems.append(Problem("bad-parent", ino, f"parent {attr.parent}, is in "
                                         f"{parents[0]}", data={"parent": parents[0]}))
         else:
-            expected = refs[ino]
+            expected = tree.refs[ino]
             if expected == 0 and attr.nlink > 0:
                 problems.append(Problem("unreachable", ino, f"{stat.filemode(attr.mode)} "
                                         f"with nlink {attr.nlink} but no name"))
@@ -124,69 +152,11 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
                 continue
             if expected == 0:
                 continue  # unlinked but open: kept on purpose
-        if attr.nlink != expected:
+        if attr.nlink != expected and ino not in tree.unsure:
             problems.append(Problem("bad-nlink", ino, f"nlink {attr.nlink}, should be {expected}",
-                                    data={"nlink": expected}))
-    problems += _check_counters(fs, inodes, corrupt)
-    problems += _check_sessions(fs)
-    return problems
-
-
-def _check_counters(fs: FileSystem, inodes: dict[int, Attr], corrupt: set[int]
-                    ) -> list[Problem]:
-    """Superblock counters against reality, and blocks no file accounts for.
-
-    Blocks are found with one SCAN of the filesystem's block keys rather than by
-    index, so a huge sparse file costs what it stores, not what its size says.  The
-    blocks of a corrupt inode are its data, not strays: they are left alone.
-    """
-    problems = []
-    logical = sum(a.size for a in inodes.values() if a.is_reg)
-    limits = {a.ino: (a.size + fs.block_size - 1) // fs.block_size
-              for a in inodes.values() if a.is_reg}
-    stored = 0
-    with translated():
-        names = list(fs.client.scan_iter(match=fs.keys.pattern(BLOCK), count=1000))
-        for start in range(0, len(names), BATCH):
-            batch = names[start:start + BATCH]
-            pipe = fs.client.pipeline(transaction=False)
-            for name in batch:
-                pipe.strlen(name)
-            for name, length in zip(batch, pipe.execute(raise_on_error=False), strict=True):
-                parsed = fs.keys.parse_block(name)
-                if parsed is None:
-                    continue
-                ino, index = parsed
-                if isinstance(length, Exception):  # WRONGTYPE: not a string, not a block
-                    problems.append(Problem("wrong-type", ino, f"{name.decode()} is not a "
-                                            "string: deleting it", data={"key": name}))
-                    continue
-                if ino not in corrupt and index >= limits.get(ino, 0):
-                    problems.append(Problem("stray-block", ino, f"block {index} beyond the "
-                                            "end of the file", data={"key": name}))
-                else:
-                    stored += length
-        sb = fs.client.hmget(fs.keys.superblock, "inodes", "logical_bytes", "stored_bytes")
-    actual = {"inodes": len(inodes) + len(corrupt), "logical_bytes": logical,
-              "stored_bytes": stored}
-    for (name, value), recorded in zip(actual.items(), sb, strict=True):
-        if int(recorded or 0) != value:
-            problems.append(Problem("bad-counter", 0, f"superblock {name} {int(recorded or 0)},"
-                                    f" should be {value}", data={name: value}))
-    return problems
-
-
-def _check_sessions(fs: FileSystem) -> list[Problem]:
-    """Open handles held by sessions whose mount is dead (or never registered)."""
-    live = {m.session_id for m in list_mounts(fs.client, fs.prefix) if m.alive}
-    problems = []
-    with translated():
-        for key in fs.client.scan_iter(match=fs.keys.pattern(SESSION), count=1000):
-            session = key.decode().rsplit(":", 1)[-1]
-            if session not in live and session != fs.session_id:
-                problems.append(Problem("dead-session", 0, f"session {session} holds open "
-                                        "handles but has no live mount",
-                                        data={"session": session}))
+                                    data={"add": expected - attr.nlink}))
+    problems += check_counters(fs, table)
+    problems += check_sessions(fs)
     return problems
 
 
@@ -194,40 +164,63 @@ def repair(fs: FileSystem, problems: list[Problem]) -> int:
     """Apply the repairs; returns how many problems were fixed."""
     fs._writable()
     fixed = 0
-    lost_found: int | None = None
+    lost_found: list[int] = []  # made at first need
+
+    def lost_and_found() -> int:
+        if not lost_found:
+            lost_found.append(_lost_found(fs))
+        return lost_found[0]
+
     for problem in problems:
         if not problem.repairable:
             continue
         with translated():
-            if problem.kind == "dangling-entry":
-                fs.client.hdel(fs.keys.dirents(problem.ino), problem.data["name"])
-            elif problem.kind in ("bad-nlink", "bad-parent"):
-                fs.client.hset(fs.keys.inode(problem.ino), mapping=problem.data)
-            elif problem.kind == "bad-counter":
-                pass  # recounted below, after the other repairs moved things
-            elif problem.kind in ("stray-block", "wrong-type"):
-                fs.client.delete(problem.data["key"])
-            elif problem.kind == "orphan":
-                fs._run("purge", problem.ino)
-            elif problem.kind == "dead-session":
-                fs.reap_session(problem.data["session"])
-            elif problem.kind == "unreachable":
-                if lost_found is None:
-                    lost_found = _lost_found(fs)
-                _adopt(fs, lost_found, problem.ino)
-            else:
+            if not _repair_one(fs, problem, lost_and_found):
                 continue
         fixed += 1
     if fixed:
         # counters last: adopting into lost+found or purging changed them
-        rescan: list[Problem] = []
-        inodes = _scan_inodes(fs, rescan)
-        corrupt = {p.ino for p in rescan if p.kind == "corrupt-inode"}
-        for problem in _check_counters(fs, inodes, corrupt):
+        table = scan_inodes(fs, [])
+        for problem in check_counters(fs, table):
             if problem.kind == "bad-counter":
                 with translated():
                     fs.client.hset(fs.keys.superblock, mapping=problem.data)
     return fixed
+
+
+def _repair_one(fs: FileSystem, problem: Problem, lost_found: Callable[[], int]) -> bool:
+    """One repair; False for a kind this version does not know how to fix."""
+    kind, ino, data = problem.kind, problem.ino, problem.data
+    client = fs.client
+    if kind in ("dangling-entry", "bad-name", "root-entry"):
+        client.hdel(fs.keys.dirents(ino), data["name"])
+    elif kind == "bad-nlink":
+        if client.exists(fs.keys.inode(ino)):  # by how much: lost+found may have added one
+            client.hincrby(fs.keys.inode(ino), "nlink", data["add"])
+    elif kind in ("bad-parent", "bad-mode", "unknown-block-count", "bad-block-count",
+                  "missing-blocks"):
+        if client.exists(fs.keys.inode(ino)):
+            client.hset(fs.keys.inode(ino), mapping=data)
+    elif kind == "bad-counter":
+        pass  # recounted at the end, after the other repairs moved things
+    elif kind in ("stray-block", "wrong-type"):
+        client.delete(data["key"])
+    elif kind == "orphan":
+        fs._run("purge", ino)
+    elif kind == "dead-session":
+        fs.reap_session(data["session"])
+        client.delete(fs.keys.mount(data["session"]))
+    elif kind == "dead-mount":
+        client.delete(fs.keys.mount(data["session"]))
+    elif kind == "unreachable":
+        _adopt(fs, lost_found(), ino)
+    elif kind == "dir-loop":
+        client.hdel(fs.keys.dirents(data["parent"]), data["name"])
+        client.hincrby(fs.keys.inode(data["parent"]), "nlink", -1)
+        _adopt(fs, lost_found(), ino)
+    else:
+        return False
+    return True
 
 
 def _lost_found(fs: FileSystem) -> int:

@@ -75,6 +75,13 @@ class Keys:
     def block(self, ino: int, index: int) -> str:
         return f"{self.base}{BLOCK}:{ino}:{index}"
 
+    def parse_inode(self, key: bytes | str) -> int | None:
+        """Inode number of an inode key of this filesystem (found by SCAN), else None."""
+        text = key.decode(errors="replace") if isinstance(key, bytes) else key
+        stem = f"{self.base}{INODE}:"
+        rest = text[len(stem):] if text.startswith(stem) else ""
+        return int(rest) if rest.isdigit() else None
+
     def parse_block(self, key: bytes | str) -> tuple[int, int] | None:
         """(inode, index) of a block key of this filesystem, None for any other key."""
         text = key.decode(errors="replace") if isinstance(key, bytes) else key

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from .attrs import NAME_MAX, Attr
+from .attrs import NAME_MAX, Attr, counter
 from .errors import FsError, translated
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class PlainOps:
                 self.memory_info = False
         with translated():
             sb = self.client.hmget(self.keys.superblock, "inodes", "logical_bytes")
-        files, logical = int(sb[0] or 0), int(sb[1] or 0)
+        files, logical = counter(sb[0]), counter(sb[1])  # damaged: 0, df must work
         if info is None:
             used = total = logical
         else:

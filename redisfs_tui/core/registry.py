@@ -8,6 +8,7 @@ without unmounting (its open handles are released by ``reap_dead_mounts``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import threading
@@ -128,15 +129,24 @@ def list_filesystems(client: redis.Redis) -> list[FsSummary]:
     return sorted(found, key=lambda s: s.prefix)
 
 
-def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000) -> int:
+def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
+                      force: bool = False) -> int:
     """Delete every key of a filesystem; the superblock goes first so nobody mounts it
-    half-deleted.  Returns the number of keys removed."""
+    half-deleted.  Returns the number of keys removed.  The keys of a filesystem whose
+    superblock is already gone are deleted too (mkfs refuses to build over them).
+
+    Refused (EBUSY) while a live mount record exists, unless ``force``: the mount would
+    go on serving, and writing into, a filesystem whose keys vanish under it.
+    """
     keys = Keys(prefix)
     removed = 0
+    live = [m for m in list_mounts(client, prefix) if m.alive]
+    if live and not force:
+        where = ", ".join(f"{m.host}:{m.mountpoint} (pid {m.pid})" for m in live[:3])
+        raise FsError(errno.EBUSY, f"filesystem {prefix!r} is mounted on {where}; unmount "
+                      "it first (force the delete only if that mount is really gone)")
     with translated():
-        if not client.delete(keys.superblock):
-            raise FsError(2, f"no filesystem {prefix!r}")
-        removed += 1
+        removed += client.delete(keys.superblock)  # none: leftovers of a lost superblock
         chunk: list[bytes] = []
         for key in client.scan_iter(match=keys.all_keys_pattern(), count=batch):
             chunk.append(key)
@@ -145,6 +155,8 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000) -> in
                 chunk = []
         if chunk:
             removed += client.unlink(*chunk)
+    if not removed:
+        raise FsError(errno.ENOENT, f"no filesystem {prefix!r}")
     return removed
 
 

@@ -359,7 +359,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         generation = self.cache.generation(ino)
         token = self.cache.token()
         listed: list[tuple[str, int]] = []
-        for page in self.fs.readdir_plus(ino):
+        skipped: list[bytes] = []  # damaged inodes: they exist, so the listing is partial
+        for page in self.fs.readdir_plus(ino, skipped=skipped):
             known = []
             for raw_name, child in page:
                 name = os.fsdecode(raw_name)
@@ -373,7 +374,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             self.cache.paths.put_many([(p, a.ino) for p, a in known])
             for _, child in known:
                 self.cache.put_attr(child.ino, child, token)
-        self.cache.listing_from_readdir(ino, listed, generation)
+        if not skipped:
+            self.cache.listing_from_readdir(ino, listed, generation)
         return entries
 
     def readdir_page(self, path: str | None, fh: int, offset: int,

@@ -24,7 +24,7 @@ import redis
 from ..core import FileSystem, FsError, Keys, NoSuchFilesystem, connect, redacted
 from ..core.access import AccessDenied, check_access
 from ..core.guards import EvictingServer, check_eviction, read_policy
-from ..core.registry import register_mount
+from ..core.registry import list_mounts, reap_dead_mounts, register_mount
 from ._fuse import FUSE3, RedisFUSE, library_version
 from .config import MountConfig
 from .logsetup import LogSetup
@@ -124,6 +124,22 @@ def open_filesystem(config: MountConfig) -> FileSystem:
         raise MountError(f"{where}: {exc.strerror}") from exc
 
 
+def reap_at_start(fs: FileSystem) -> None:
+    """Release what mounts that died without unmounting still hold (docs/format.md):
+    their unlinked-but-open files would stay until someone ran fsck.  Best effort."""
+    if fs.read_only:
+        return
+    try:
+        dead = [m for m in list_mounts(fs.client, fs.prefix) if not m.alive]
+        if dead:
+            purged = reap_dead_mounts(fs)
+            log.warning("released the open files of %d dead mount(s) (%s); %d orphan(s) "
+                        "freed", len(dead), ", ".join(f"{m.host}:{m.mountpoint}"
+                                                      for m in dead[:3]), purged)
+    except FsError as exc:
+        log.warning("could not release the files of dead mounts: %s", exc.strerror or exc)
+
+
 def fuse_options(config: MountConfig, fs: FileSystem) -> dict[str, Any]:
     """Options for libfuse: ours first, then whatever the user passed with -o."""
     opts: dict[str, Any] = {
@@ -191,6 +207,7 @@ def run(config: MountConfig) -> int:
             from None
     config.mountpoint = check_mountpoint(config.mountpoint)
     fs = open_filesystem(config)
+    reap_at_start(fs)
     ready_fd: int | None = None
     if not config.foreground:
         try:

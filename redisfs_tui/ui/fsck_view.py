@@ -33,6 +33,14 @@ EXPLAIN = {
     "multi-linked-dir": "a directory has more than one name",
     "wrong-type": "a key is not a hash (its contents are lost; deleted on repair)",
     "stray-block": "a data block past the end of its file",
+    "bad-mode": "an inode's mode is not a file mode (reset from what it holds)",
+    "missing-blocks": "data blocks are gone: evicted or deleted outside redisfs",
+    "bad-block-count": "a file's stored block count is wrong",
+    "unknown-block-count": "a file from an older redisfs has no block count yet",
+    "dir-loop": "directories that name each other, cut off from the root",
+    "bad-name": "an entry name no path can spell ('.', '..', '/', NUL, empty)",
+    "root-entry": "an entry names the root directory",
+    "dead-mount": "the record of a mount that stopped without unmounting",
 }
 
 

@@ -4,6 +4,23 @@ local S_IFDIR = 16384
 local S_IFREG = 32768
 local function int(n) return string.format('%d', n) end
 local function fail(code) return redis.error_reply(code) end
+-- Every script that changes anything calls this first: without a superblock the next
+-- create would hand out inode 1 again and overwrite the root (the key was deleted or
+-- evicted under a live mount).  Checked before anything is written.
+local function need_sb()
+  if redis.call('HEXISTS', SB, 'format_version') == 0 then
+    return redis.error_reply('EUCLEAN superblock missing (' .. SB .. ' is gone or has no '
+      .. 'format_version): refusing to change anything')
+  end
+  return nil
+end
+-- Keep an inode's `blocks` field (its stored block keys) right; an inode without the
+-- field (written by an older redisfs) stays without it: its count is unknown.
+local function add_blocks(ino, n, base)
+  if n ~= 0 and redis.call('HEXISTS', ikey(ino, base), 'blocks') == 1 then
+    redis.call('HINCRBY', ikey(ino, base), 'blocks', n)
+  end
+end
 local function mode_of(ino)
   local m = redis.call('HGET', ikey(ino), 'mode')
   if not m then return nil end
@@ -43,13 +60,38 @@ local function each_block(ino, first, last, fn, base)
     end
   until cursor == '0'
 end
--- Delete stored blocks [first, last]; returns the stored bytes freed.
+-- Call fn(ino) for every inode of the filesystem at `base`.  Counting to next_ino costs
+-- what next_ino says (a damaged one may be 10^12: the server would be busy for ever);
+-- past the size of the keyspace one SCAN of the inode keys is cheaper.
+local function each_inode(base, fn)
+  local last = tonumber(redis.call('HGET', sbkey(base), 'next_ino') or '0') or 0
+  if last < 1024 or last < redis.call('DBSIZE') then
+    for ino = 1, last do fn(int(ino)) end
+    return
+  end
+  local stem = string.len(ikey('', base)) + 1
+  local seen, cursor = {}, '0'
+  repeat
+    local reply = redis.call('SCAN', cursor, 'MATCH', ikey('*', base), 'COUNT', 1000)
+    cursor = reply[1]
+    for _, key in ipairs(reply[2]) do
+      local ino = string.sub(key, stem)
+      if string.match(ino, '^%d+$') and not seen[ino] then  -- SCAN may repeat a key
+        seen[ino] = true
+        fn(ino)
+      end
+    end
+  until cursor == '0'
+end
+-- Delete stored blocks [first, last]; returns the stored bytes freed (and keeps the
+-- inode's `blocks` count right).
 local function drop_blocks(ino, first, last, base)
-  local freed = 0
+  local freed, dropped = 0, 0
   each_block(ino, first, last, function(key)
     freed = freed + redis.call('STRLEN', key)
-    redis.call('DEL', key)
+    dropped = dropped + redis.call('DEL', key)
   end, base)
+  add_blocks(ino, -dropped, base)
   return freed
 end
 -- Delete an inode with its blocks, xattrs and entries, keeping the superblock counters right.

@@ -1,4 +1,5 @@
 -- Add a hard link.  ARGV: P, ino, new_parent, new_name, now
+do local refused = need_sb() if refused then return refused end end
 local ino, np, name, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local m = mode_of(ino)
 if not m then return fail('ENOENT') end

@@ -1,5 +1,11 @@
 -- ARGV: P, version, block_size, codec, now, uuid, uid, gid, snapshot_of
 if redis.call('EXISTS', SB) == 1 then return fail('EEXIST') end
+-- a root without a superblock: the superblock was deleted or evicted, the files are still
+-- there; a new filesystem would hand their inode numbers out again and overwrite them
+if redis.call('EXISTS', ikey(1)) == 1 then
+  return redis.error_reply('EEXIST the keys of a filesystem remain under this prefix '
+    .. 'without a superblock: restore it, or delete the leftovers first')
+end
 local now = ARGV[5]
 redis.call('HSET', SB, 'format_version', ARGV[2], 'block_size', ARGV[3], 'codec', ARGV[4],
   'created', now, 'uuid', ARGV[6], 'next_ino', 1, 'inodes', 1,

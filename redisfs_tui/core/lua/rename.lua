@@ -1,5 +1,6 @@
 -- rename(2) with RENAME_NOREPLACE (1) and RENAME_EXCHANGE (2), all in one atomic step.
 -- ARGV: P, src_parent, src_name, dst_parent, dst_name, flags, now
+do local refused = need_sb() if refused then return refused end end
 local sp, sname, dp, dname = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local flags, now = tonumber(ARGV[6]), ARGV[7]
 local err = dir_error(sp) or dir_error(dp)

@@ -1,5 +1,6 @@
 -- Set attribute fields; 'perm' replaces the permission bits and keeps the file type.
 -- ARGV: P, ino, now, field, value, ...   Returns the new HGETALL.
+do local refused = need_sb() if refused then return refused end end
 local k = ikey(ARGV[2])
 local m = redis.call('HGET', k, 'mode')
 if not m then return fail('ENOENT') end

@@ -1,4 +1,5 @@
 -- ARGV: P, ino, name, value, flags (1 XATTR_CREATE, 2 XATTR_REPLACE), now
+do local refused = need_sb() if refused then return refused end end
 local ino, name, flags = ARGV[2], ARGV[3], tonumber(ARGV[5])
 if redis.call('EXISTS', ikey(ino)) == 0 then return fail('ENOENT') end
 local exists = redis.call('HEXISTS', xkey(ino), name)

@@ -7,22 +7,20 @@ local dsb = sbkey(D)
 if redis.call('EXISTS', SB) == 0 then return fail('ENOENT') end
 if ARGV[5] == 'snapshot' and redis.call('EXISTS', dsb) == 1 then return fail('EEXIST') end
 if ARGV[5] == 'restore' and redis.call('EXISTS', dsb) == 1 then
-  local dnext = tonumber(redis.call('HGET', dsb, 'next_ino') or '0')
   local dbs = tonumber(redis.call('HGET', dsb, 'block_size') or '131072')
-  for ino = 1, dnext do
+  each_inode(D, function(ino)
     local k = ikey(ino, D)
     local size = redis.call('HGET', k, 'size')
     if size then
       drop_blocks(ino, 0, math.ceil(tonumber(size) / dbs) - 1, D)
       redis.call('DEL', k, dkey(ino, D), xkey(ino, D))
     end
-  end
+  end)
   redis.call('DEL', dsb, orphans_key(D))
 end
-local nxt = tonumber(redis.call('HGET', SB, 'next_ino'))
 local bs = tonumber(redis.call('HGET', SB, 'block_size'))
 local inodes, logical, stored = 0, 0, 0
-for ino = 1, nxt do
+each_inode(P, function(ino)
   local k = ikey(ino)
   local f = redis.call('HMGET', k, 'mode', 'size', 'nlink')
   if f[1] and tonumber(f[3] or '0') > 0 then
@@ -35,15 +33,19 @@ for ino = 1, nxt do
       local size = tonumber(f[2] or '0')
       logical = logical + size
       local src_stem = string.len(bpattern(ino))
+      local copied = 0
       each_block(ino, 0, math.ceil(size / bs) - 1, function(key)
         local idx = tonumber(string.sub(key, src_stem))
         if redis.call('COPY', key, bkey(ino, idx, D), 'REPLACE') == 1 then
           stored = stored + redis.call('STRLEN', key)
+          copied = copied + 1
         end
       end)
+      -- the copy's count is exact, whether or not the source knew its own
+      redis.call('HSET', ikey(ino, D), 'blocks', copied)
     end
   end
-end
+end)
 redis.call('COPY', SB, dsb, 'REPLACE')
 redis.call('HSET', dsb, 'created', now, 'uuid', ARGV[4], 'inodes', inodes,
   'logical_bytes', int(logical), 'stored_bytes', int(stored))

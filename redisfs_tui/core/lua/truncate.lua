@@ -1,5 +1,6 @@
 -- Set a regular file's size; shrinking drops whole blocks and rewrites the partial last one.
 -- ARGV: P, ino, new_size, now, expected sha1 of the partial block, its new stored bytes, has_tail
+do local refused = need_sb() if refused then return refused end end
 local ino, newsize, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local k = ikey(ino)
 local f = redis.call('HMGET', k, 'mode', 'size')
@@ -16,11 +17,14 @@ if newsize < size then
     if block_hash(ino, idx) ~= ARGV[5] then return 0 end
     local b = bkey(ino, idx)
     delta = delta - redis.call('STRLEN', b)
+    local had = redis.call('EXISTS', b)
     if ARGV[6] == '' then
       redis.call('DEL', b)
+      add_blocks(ino, -had)
     else
       redis.call('SET', b, ARGV[6])
       delta = delta + string.len(ARGV[6])
+      add_blocks(ino, 1 - had)
     end
   end
   delta = delta - drop_blocks(ino, math.ceil(newsize / bs), math.ceil(size / bs) - 1)

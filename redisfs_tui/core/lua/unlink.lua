@@ -1,5 +1,6 @@
 -- Remove a name (unlink) or an empty directory (rmdir).
 -- ARGV: P, parent, name, now, rmdir ('1' or '0')
+do local refused = need_sb() if refused then return refused end end
 local parent, name, now = ARGV[2], ARGV[3], ARGV[4]
 local err = dir_error(parent)
 if err then return fail(err) end

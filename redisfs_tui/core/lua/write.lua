@@ -3,6 +3,7 @@
 -- (as setattr.lua: 'perm', 'uid', 'gid', 'atime', 'mtime'), then triples (block index,
 -- expected sha1 of the stored block or '-' for no check, new stored bytes or '' for a hole).
 -- Returns 0 (retry) when a block changed since the caller read it.
+do local refused = need_sb() if refused then return refused end end
 local ino, endpos, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local first = 6 + 2 * tonumber(ARGV[5])
 local k = ikey(ino)
@@ -13,17 +14,20 @@ if not is_reg(tonumber(f[1])) then return fail('EINVAL') end
 for i = first, #ARGV, 3 do
   if ARGV[i + 1] ~= '-' and block_hash(ino, tonumber(ARGV[i])) ~= ARGV[i + 1] then return 0 end
 end
-local delta = 0
+local delta, count = 0, 0
 for i = first, #ARGV, 3 do
   local b = bkey(ino, tonumber(ARGV[i]))
   delta = delta - redis.call('STRLEN', b)
-  if ARGV[i + 2] == '' then
-    redis.call('DEL', b)
-  else
+  count = count - redis.call('EXISTS', b)
+  if ARGV[i + 2] ~= '' then
     redis.call('SET', b, ARGV[i + 2])
     delta = delta + string.len(ARGV[i + 2])
+    count = count + 1
+  else
+    redis.call('DEL', b)
   end
 end
+add_blocks(ino, count)
 local size = tonumber(f[2] or '0')
 if endpos > size then
   redis.call('HSET', k, 'size', int(endpos))
