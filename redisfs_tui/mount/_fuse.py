@@ -23,6 +23,7 @@ if not os.environ.get("FUSE_LIBRARY_PATH") and not os.environ.get("FUSE_LIBRARY_
 
 import mfusepy
 
+from .renameguard import RenameGuard
 from .trace import failure, keep_thread_state
 
 log = logging.getLogger("redisfs.fuse")
@@ -32,6 +33,11 @@ UTIME_NOW = (1 << 30) - 1
 UTIME_OMIT = (1 << 30) - 2
 READDIR_PLUS = 1  # enum fuse_readdir_flags
 FILL_DIR_PLUS = 2  # enum fuse_fill_dir_flags
+
+
+def rename_guard() -> RenameGuard:
+    return RenameGuard(mfusepy._libfuse, (mfusepy.fuse_version_major,
+                                          mfusepy.fuse_version_minor))
 
 
 def library_version() -> str:
@@ -202,13 +208,14 @@ class KernelCache:
         self._sending = False
         self._sender: threading.Thread | None = None
 
-    def capture(self) -> None:
+    def capture(self) -> int:
         """Call from inside a FUSE callback (init): remembers the struct fuse pointer."""
         self._fuse = mfusepy._libfuse.fuse_get_context().contents.fuse
         if self.available and self._sender is None:
             self._sender = threading.Thread(target=self._send_loop, daemon=True,
                                             name="redisfs-invalidate")
             self._sender.start()
+        return self._fuse or 0
 
     @property
     def available(self) -> bool:

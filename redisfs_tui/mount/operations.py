@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from ..core import NAME_MAX, ROOT_INO, Attr, FileSystem, FsError
-from ._fuse import KernelCache, Operations, fuse_context
+from ._fuse import FUSE3, KernelCache, Operations, fuse_context, rename_guard
 from .caches import MetaCache
 from .config import MountConfig
 from .fileio import FileIo
@@ -63,6 +63,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
         self.dirs = DirHandles()
         self.links = LinkNames()
         self.kernel = KernelCache()
+        self.rename_guard = rename_guard()
+        self.mountpoint = config.mountpoint
         self.writeback = Writeback(fs, config.write_buffer, self._stored)
         if not fs.read_only:
             self.writeback.start_timer(self.handles.all_states)
@@ -81,7 +83,9 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             # the kernel caps the mount's readahead at this when init returns; the runner
             # raises the readahead itself (sysfs) in on_ready, see config.py
             conn_info.max_readahead = max(conn_info.max_readahead, self.readahead)
-        self.kernel.capture()
+        fuse_ptr = self.kernel.capture()
+        if FUSE3:
+            self.rename_guard.install(fuse_ptr, self.mountpoint)
         if self.on_ready is not None:
             self.on_ready()
 
