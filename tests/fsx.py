@@ -113,12 +113,29 @@ class Worker:
         ops = "\n".join("    " + line for line in self.log)
         return CheckFailed(f"{head}\n{detail}\n  last {len(self.log)} ops of this worker:\n{ops}")
 
+    def recheck(self, offset: int, expected: bytes) -> str:
+        """After a mismatch: what fstat says now, and whether a read 1 s later is right."""
+        fd = next(iter(self.fds.values()))
+        try:
+            size = os.fstat(fd).st_size
+            time.sleep(1.0)
+            again = os.pread(fd, len(expected), offset)
+            late = os.fstat(fd).st_size
+        except OSError as exc:
+            return f"\n  recheck failed: {exc!r}"
+        verdict = ("matches the model" if again == expected else
+                   f"is still wrong ({len(again)} bytes, "
+                   f"{sum(a != b for a, b in zip(again, expected, strict=False))} differ)")
+        return (f"\n  right after: fstat size 0x{size:x} (model 0x{self.size:x}); 1 s later: "
+                f"fstat 0x{late:x}, the same pread {verdict}")
+
     def compare(self, kind: str, offset: int, expected: bytes, got: bytes) -> None:
         if got == expected:
             return
         if len(got) != len(expected) and got == expected[: len(got)]:
             raise self.fail(f"{kind} SHORT", f"  offset 0x{offset:x} wanted 0x{len(expected):x} "
-                            f"bytes, got 0x{len(got):x} (model size 0x{self.size:x})")
+                            f"bytes, got 0x{len(got):x} (model size 0x{self.size:x})"
+                            + self.recheck(offset, expected))
         first = next(i for i in range(min(len(got), len(expected)) + 1)
                      if i >= min(len(got), len(expected)) or got[i] != expected[i])
         bad = sum(1 for a, b in zip(got, expected, strict=False) if a != b)
@@ -129,7 +146,7 @@ class Worker:
             f"difference at 0x{at:x} (+0x{first:x}), {bad} bytes differ\n"
             f"  expected: {expected[first : first + 16].hex(' ')}\n"
             f"  got:      {got[first : first + 16].hex(' ')}\n"
-            f"  got bytes at 0x{at:x} look like: {hint}"))
+            f"  got bytes at 0x{at:x} look like: {hint}" + self.recheck(offset, expected)))
 
     def source(self, at: int, data: bytes) -> str:
         votes = [(b - (at + i) % 251) % 256 for i, b in enumerate(data[:64])]
@@ -242,7 +259,8 @@ class Worker:
             wrong = st.st_size != self.size if self.sizer else st.st_size < self.floor
             if wrong:
                 raise self.fail("BAD SIZE", f"  {how}: st_size 0x{st.st_size:x}, model "
-                                f"0x{self.size:x}" + ("" if self.sizer else " (at least)"))
+                                f"0x{self.size:x}" + ("" if self.sizer else " (at least)")
+                                + self.recheck(self.lo, bytes(self.model)))
 
     def run(self) -> None:
         for name in self.opts.names:
@@ -289,16 +307,6 @@ def reader(opts: Options, index: int, slots: sw.Slots, stop: mmap.mmap) -> None:
         time.sleep(rng.random() * 0.005)
 
 
-def mountpoint_of(path: str) -> str:
-    best, target = "/", os.path.realpath(path)
-    with open("/proc/self/mountinfo", encoding="utf-8") as info:
-        for line in info:
-            point = line.split()[4].replace("\\040", " ")
-            if (target + "/").startswith(point.rstrip("/") + "/") and len(point) > len(best):
-                best = point
-    return best
-
-
 def child(body: object, *args: object) -> int:
     try:
         body(*args)  # type: ignore[operator]
@@ -313,7 +321,7 @@ def child(body: object, *args: object) -> int:
 def run(opts: Options) -> int:
     """Set up the file, fork the workers and readers, watch them; returns the exit status."""
     started = time.monotonic()
-    mountpoint = opts.mountpoint or mountpoint_of(opts.directory)
+    mountpoint = opts.mountpoint or sw.mountpoint_of(opts.directory)
     for name in reversed(opts.names):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
@@ -374,7 +382,7 @@ def run_fsx(directory: str | os.PathLike[str], seed: int, *, timeout: float = 60
             out, _ = proc.communicate(timeout=timeout)
             code = proc.returncode
         except subprocess.TimeoutExpired:
-            mountpoint = mountpoint_of(opts.directory)
+            mountpoint = sw.mountpoint_of(opts.directory)
             note = (f"FSX HANG: the checker itself did not end within {timeout} s\n"
                     + sw.connection_state([mountpoint]) + "\n"
                     + sw.kernel_stacks([proc.pid, *opts.daemon_pids]) + "\n"

@@ -87,6 +87,16 @@ def fuse_connection(mountpoint: str) -> str | None:
     return None
 
 
+def mountpoint_of(path: str) -> str:
+    best, target = "/", os.path.realpath(path)
+    with open("/proc/self/mountinfo", encoding="utf-8") as info:
+        for line in info:
+            point = line.split()[4].replace("\\040", " ")
+            if (target + "/").startswith(point.rstrip("/") + "/") and len(point) > len(best):
+                best = point
+    return best
+
+
 def ensure_fusectl() -> bool:
     """Mount the fusectl filesystem if it is not (root only); True when it is there."""
     path = "/sys/fs/fuse/connections"
