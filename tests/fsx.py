@@ -126,7 +126,8 @@ class Worker:
         verdict = ("matches the model" if again == expected else
                    f"is still wrong ({len(again)} bytes, "
                    f"{sum(a != b for a, b in zip(again, expected, strict=False))} differ)")
-        return (f"\n  right after: fstat size 0x{size:x} (model 0x{self.size:x}); 1 s later: "
+        model = f"model 0x{self.size:x}" if self.sizer else f"at least 0x{self.floor:x}"
+        return (f"\n  right after: fstat size 0x{size:x} ({model}); 1 s later: "
                 f"fstat 0x{late:x}, the same pread {verdict}")
 
     def compare(self, kind: str, offset: int, expected: bytes, got: bytes) -> None:
@@ -258,8 +259,8 @@ class Worker:
         for how, st in (("fstat", os.fstat(fd)), ("stat", os.stat(path))):
             wrong = st.st_size != self.size if self.sizer else st.st_size < self.floor
             if wrong:
-                raise self.fail("BAD SIZE", f"  {how}: st_size 0x{st.st_size:x}, model "
-                                f"0x{self.size:x}" + ("" if self.sizer else " (at least)")
+                want = f"0x{self.size:x}" if self.sizer else f"at least 0x{self.floor:x}"
+                raise self.fail("BAD SIZE", f"  {how}: st_size 0x{st.st_size:x}, model {want}"
                                 + self.recheck(self.lo, bytes(self.model)))
 
     def run(self) -> None:
@@ -307,14 +308,16 @@ def reader(opts: Options, index: int, slots: sw.Slots, stop: mmap.mmap) -> None:
         time.sleep(rng.random() * 0.005)
 
 
-def child(body: object, *args: object) -> int:
+def child(stop: mmap.mmap, body: object, *args: object) -> int:
     try:
         body(*args)  # type: ignore[operator]
         return 0
     except CheckFailed as exc:
-        print(exc, file=sys.stderr, flush=True)
+        if not stop[1]:  # (after an abort the errors are not news)
+            print(exc, file=sys.stderr, flush=True)
     except Exception as exc:  # anything else is a failure too
-        print(f"FSX ERROR in {body}: {exc!r}", file=sys.stderr, flush=True)
+        if not stop[1]:
+            print(f"FSX ERROR in {body}: {exc!r}", file=sys.stderr, flush=True)
     return 1
 
 
@@ -339,9 +342,9 @@ def run(opts: Options) -> int:
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             if index < opts.workers:
-                code = child(lambda i=index: Worker(opts, i, slots).run())
+                code = child(stop, lambda i=index: Worker(opts, i, slots).run())
             else:
-                code = child(reader, opts, index, slots, stop)
+                code = child(stop, reader, opts, index, slots, stop)
             os._exit(code)
         pids.append(pid)
     roles = [f"worker {i}" if i < opts.workers else f"reader {i}" for i in range(total)]

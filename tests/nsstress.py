@@ -7,8 +7,9 @@ and files inside those dirs) so operations collide all the time.  Workers keep u
 files open across operations and write to them, so buffered data meets renames and
 unlinks from the other mount.  ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, EINVAL (and
 EPERM for a link of a directory) are the expected answers to colliding operations; any
-other errno fails the worker.  The driver reports HANG (stress_watch.watch) when one
-syscall takes longer than ``--hang``.
+other errno is counted and fails the worker at the end (the run goes on, so that a hang
+can still show).  The driver reports HANG (stress_watch.watch) when one syscall takes
+longer than ``--hang``.
 
 After the run, ``post_checks`` asks every mount for its root (in a subprocess, with a
 timeout), removes the tree with ``rm -rf`` and waits until the directory is empty on every
@@ -49,11 +50,16 @@ class Options:
     hang: float = 15.0
     abort: bool = False
     daemon_pids: list[int] = field(default_factory=list)
+    links: bool = True  # False: no link(2), to tell hard-link bugs from the others
 
 
 class NsWorker:
-    def __init__(self, opts: Options, index: int, directory: str, slots: sw.Slots) -> None:
+    def __init__(self, opts: Options, index: int, directory: str, slots: sw.Slots,
+                 stop: mmap.mmap) -> None:
         self.opts, self.index, self.dir, self.slots = opts, index, directory, slots
+        self.stop, self.mount = stop, index // opts.procs
+        self.unexpected: list[str] = []
+        self.unexpected_count = 0
         self.rng = random.Random(f"{opts.seed}:{index}")
         self.open: dict[int, str] = {}
         self.errors: Counter[str] = Counter()
@@ -69,16 +75,22 @@ class NsWorker:
 
     def do(self, text: str, call: object, *args: object, also: int = 0) -> object:
         self.number += 1
-        self.slots.begin(self.index, self.number, f"#{self.number} p{self.index} {text}")
+        text = text.replace(self.dir + "/", "").replace(self.dir, ".")
+        self.slots.begin(self.index, self.number,
+                         f"#{self.number} mount{self.mount} p{self.index} {text}")
         started = time.monotonic()
         try:
             return call(*args)  # type: ignore[operator]
         except OSError as exc:
+            name = errno.errorcode.get(exc.errno or 0, "?")
             if exc.errno not in EXPECTED and exc.errno != also:
-                raise RuntimeError(f"worker {self.index} (dir {self.dir}) op #{self.number} "
-                                   f"{text}: {exc!r}\n  last ops:\n    "
-                                   + sw.history(self.slots, self.index)) from exc
-            self.errors[errno.errorcode.get(exc.errno or 0, "?")] += 1
+                self.unexpected_count += 1
+                if len(self.unexpected) < 3:  # the first ones, with what led to them
+                    self.unexpected.append(
+                        f"UNEXPECTED {name}: worker {self.index} on mount{self.mount} op "
+                        f"#{self.number} {text}: {exc.strerror}\n  last ops of this worker:\n"
+                        f"    {sw.history(self.slots, self.index)}")
+            self.errors[name] += 1
             return None
         finally:
             took = time.monotonic() - started
@@ -127,6 +139,8 @@ class NsWorker:
         elif roll < 0.6:
             self.do(f"unlink {a}", os.unlink, a)
         elif roll < 0.67:
+            if not self.opts.links:
+                return self.create()
             self.do(f"link {a} {b}", os.link, a, b, also=errno.EPERM)  # a: a dir
         elif roll < 0.74:
             d = os.path.join(self.dir, self.rng.choice(DIRS))
@@ -147,9 +161,13 @@ class NsWorker:
             self.step()
         for fd, path in sorted(self.open.items()):
             self.do(f"close {path}", os.close, fd)
-        print(f"  worker {self.index} on {self.dir}: {self.number} syscalls, slowest "
-              f"{self.slowest[0]:.2f} s ({self.slowest[1]}), expected errors "
-              f"{dict(self.errors)}", flush=True)
+        if not self.stop[1]:
+            print(f"  worker {self.index} on mount{self.mount}: {self.number} syscalls, slowest "
+                  f"{self.slowest[0]:.2f} s ({self.slowest[1]}), errors {dict(self.errors)}",
+                  flush=True)
+        if self.unexpected_count:
+            raise RuntimeError(f"worker {self.index}: {self.unexpected_count} unexpected "
+                               "errors, the first ones:\n" + "\n".join(self.unexpected))
 
 
 def run(opts: Options) -> int:
@@ -165,13 +183,14 @@ def run(opts: Options) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                NsWorker(opts, index, directory, slots).run()
+                NsWorker(opts, index, directory, slots, stop).run()
             except Exception as exc:  # reported: the worker fails
-                print(f"NSSTRESS ERROR: {exc}", flush=True)
+                if not stop[1]:  # (after an abort the errors are not news)
+                    print(f"NSSTRESS ERROR: {exc}", flush=True)
                 code = 1
             os._exit(code)
         pids.append(pid)
-        roles.append(f"worker {index} on {directory}")
+        roles.append(f"worker {index} on mount{index // opts.procs} ({directory})")
     title = f"nsstress seed={opts.seed} procs={opts.procs} x {len(opts.dirs)} dirs"
     started = time.monotonic()
     verdict, report = sw.watch(pids, roles, slots, stop, workers=total, hang=opts.hang,
@@ -232,7 +251,7 @@ def run_nsstress(dirs: list[str] | list[Path], *, timeout: float = 120.0, **kwar
     opts = Options([str(d) for d in dirs], **kwargs)  # type: ignore[arg-type]
     cmd = [sys.executable, __file__, *opts.dirs, "--seed", str(opts.seed), "--procs",
            str(opts.procs), "--seconds", str(opts.seconds), "--hang", str(opts.hang)]
-    cmd += ["--abort"] * opts.abort
+    cmd += ["--abort"] * opts.abort + ["--no-links"] * (not opts.links)
     cmd += [a for pid in opts.daemon_pids for a in ("--daemon-pid", str(pid))]
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
@@ -260,8 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hang", type=float, default=15.0)
     p.add_argument("--abort", action="store_true", help="abort the FUSE connections on a hang")
     p.add_argument("--daemon-pid", type=int, action="append", default=[])
+    p.add_argument("--no-links", action="store_true", help="no link(2) calls")
     a = p.parse_args(argv)
-    return run(Options(a.dirs, a.seed, a.procs, a.seconds, a.hang, a.abort, a.daemon_pid))
+    return run(Options(a.dirs, a.seed, a.procs, a.seconds, a.hang, a.abort, a.daemon_pid,
+                       not a.no_links))
 
 
 if __name__ == "__main__":

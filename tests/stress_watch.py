@@ -146,8 +146,9 @@ def abort_mount(mountpoint: str) -> str:
 
 
 def kernel_stacks(pids: Iterable[int]) -> str:
-    """/proc/PID/task/TID/stack (and wchan) of every thread of ``pids``, when readable."""
-    out = []
+    """/proc/PID/task/TID/stack of every thread of ``pids`` in uninterruptible sleep (D),
+    plus one summary line of the others (state and wchan), when readable."""
+    out, others = [], []
     for pid in pids:
         try:
             tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
@@ -158,18 +159,19 @@ def kernel_stacks(pids: Iterable[int]) -> str:
             try:
                 with open(f"{base}/stat", encoding="utf-8") as f:
                     state = f.read().rsplit(")", 1)[1].split()[0]
-                with open(f"{base}/comm", encoding="utf-8") as f:
-                    comm = f.read().strip()
+                with open(f"{base}/wchan", encoding="utf-8") as f:
+                    wchan = f.read().strip()
             except OSError:
                 continue
-            if state in "RS" and pid != os.getpid() and len(tids) > 4:
-                with contextlib.suppress(OSError), open(f"{base}/wchan", encoding="utf-8") as f:
-                    if f.read().strip() in ("0", "", "do_epoll_wait", "futex_wait_queue"):
-                        continue  # idle daemon threads: keep the report short
+            if state != "D":
+                others.append(f"{pid}/{tid}:{state}:{wchan}")
+                continue
             stack = ""
             with contextlib.suppress(OSError), open(f"{base}/stack", encoding="utf-8") as f:
                 stack = "".join("      " + line for line in f.readlines()[:14])
-            out.append(f"  pid {pid} tid {tid} ({comm}) state {state}\n{stack}")
+            out.append(f"  pid {pid} tid {tid} state D ({wchan})\n{stack}")
+    if others:
+        out.append("  not in D (pid/tid:state:wchan): " + " ".join(others))
     return "\n".join(out) or "  (no stacks readable)"
 
 
@@ -214,8 +216,10 @@ def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, w
     """Wait for forked children ``pids`` (slot i belongs to pids[i], described by roles[i]).
 
     The first ``workers`` children are the workers; when they are all done ``stop[0]`` is
-    set so the others (readers, looping until told) end.  Returns (0, "") when every child
-    exited 0; (1, report) when one failed or died by a signal (the others are killed);
+    set so the others (readers, looping until told) end; ``stop[1]`` is set before an
+    abort, so that workers do not report the ENOTCONN errors the abort causes.
+    Returns (0, "") when every child exited 0; (1, report) when one failed or died by a
+    signal (the others are killed);
     (3, report) when one was inside a syscall for longer than ``hang`` s: the report has
     the stuck workers' last operations, the FUSE connection counters and kernel stacks,
     and with ``abort`` the FUSE connections of ``mountpoints`` are aborted to free them.
@@ -245,6 +249,7 @@ def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, w
             lines.append(connection_state(mountpoints))
             lines.append("kernel stacks:\n" + kernel_stacks([*pids, *daemon_pids]))
             if abort:
+                stop[1] = 1  # the workers' errors from here on are the abort's doing
                 lines += [abort_mount(point) for point in mountpoints]
             report = "\n".join(lines)
             kill_all([p for p in pids if p not in done])
