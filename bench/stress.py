@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ops", type=int, default=3000)
     p.add_argument("--modes", default="plain,mmap,workers,link,all,ns")
     p.add_argument("--ns-seconds", type=float, default=60.0)
+    p.add_argument("--ns-no-links", action="store_true", help="the storm without link(2)")
     p.add_argument("--hang", type=float, default=20.0)
     p.add_argument("-v", "--verbose", action="store_true", help="print every failure in full")
     a = p.parse_args(argv)
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                         storm = [d / f"storm{seed}" for d in dirs[:2]]
                         result = run_nsstress(storm, seed=seed, seconds=a.ns_seconds,
                                               hang=a.hang, abort=True, daemon_pids=pids,
+                                              links=not a.ns_no_links,
                                               timeout=a.ns_seconds + 4 * a.hang)
                         extra = post_checks(storm) if result.code != 3 else []
                     else:

@@ -246,6 +246,10 @@ def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, w
             for index, age in stuck:
                 lines.append(f"  {roles[index]} (pid {pids[index]}) stuck for {age:.1f} s in "
                              f"the last of:\n    {history(slots, index)}")
+            busy = [(i, age) for i, age in slots.stuck(0.0) if (i, age) not in stuck]
+            lines += [f"  also inside a call: {roles[i]} (pid {pids[i]}) for {age:.1f} s: "
+                      f"{slots.history(i)[-1]}" for i, age in busy
+                      if all(i != j for j, _ in stuck)]
             lines.append(connection_state(mountpoints))
             lines.append("kernel stacks:\n" + kernel_stacks([*pids, *daemon_pids]))
             if abort:

@@ -48,36 +48,36 @@ def fsx(mount: Mount, seed: int, ops: int, **kwargs: object) -> Result:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fsx_one_process(mounter: Mounter, fs: FileSystem, seed: int):
     mount = stress_mount(mounter, fs)
-    check(fsx(mount, seed, 1500), mount)
+    check(fsx(mount, seed, 5000), mount)
 
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_fsx_one_process_with_mmap(mounter: Mounter, fs: FileSystem, seed: int):
     mount = stress_mount(mounter, fs)
-    check(fsx(mount, seed, 1500, mmap=True), mount)
+    check(fsx(mount, seed, 4000, mmap=True), mount)
 
 
 @pytest.mark.parametrize("seed", [5, 6])
 def test_fsx_workers_share_one_file(mounter: Mounter, fs: FileSystem, seed: int):
     """Reads of one worker race with the saves that other workers' writes start."""
     mount = stress_mount(mounter, fs)
-    check(fsx(mount, seed, 600, workers=4), mount)
+    check(fsx(mount, seed, 1500, workers=4), mount)
 
 
 def test_fsx_workers_with_mmap(mounter: Mounter, fs: FileSystem):
     mount = stress_mount(mounter, fs)
-    check(fsx(mount, 7, 500, workers=3, mmap=True), mount)
+    check(fsx(mount, 7, 1500, workers=3, mmap=True), mount)
 
 
 def test_fsx_hard_links_with_readers(mounter: Mounter, fs: FileSystem):
     """Writes through both names while other processes open/read/close the second name."""
     mount = stress_mount(mounter, fs)
-    check(fsx(mount, 8, 1200, link=True, readers=2), mount)
+    check(fsx(mount, 8, 3000, link=True, readers=2), mount)
 
 
 def test_fsx_hard_links_workers_and_readers(mounter: Mounter, fs: FileSystem):
     mount = stress_mount(mounter, fs)
-    check(fsx(mount, 9, 500, workers=3, link=True, readers=1, mmap=True), mount)
+    check(fsx(mount, 9, 1000, workers=3, link=True, readers=1, mmap=True), mount)
 
 
 def test_two_mounts_namespace_storm(mounter: Mounter, fs: FileSystem):
