@@ -12,7 +12,8 @@ or corruption does not spoil the next run)::
     python bench/stress.py --spawn -N 20 --modes workers,link --daemon-arg=--write-buffer=65536
 
 Modes: ``plain`` (one process), ``mmap``, ``workers`` (4 workers on one file), ``link``
-(hard links + 2 reader processes), ``all`` (3 workers, mmap, links, a reader), ``ns`` (the
+(hard links + 2 reader processes), ``all`` (3 workers, mmap, links, a reader),
+``nohole``, ``nohole-mmap``, ``nohole-workers`` (never a sparse range), ``ns`` (the
 namespace storm: needs --second or --spawn).  A run that hangs is aborted (the FUSE
 connection) and counted as HANG; with --spawn the next run gets new mounts.
 """
@@ -43,6 +44,9 @@ MODES = {
     "workers": {"workers": 4},
     "link": {"link": True, "readers": 2},
     "all": {"workers": 3, "mmap": True, "link": True, "readers": 1},
+    "nohole": {"holes": False},
+    "nohole-mmap": {"holes": False, "mmap": True},
+    "nohole-workers": {"holes": False, "workers": 4},
 }
 VERDICT = {0: "PASS", 1: "FAIL", 3: "HANG"}
 

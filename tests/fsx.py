@@ -12,6 +12,8 @@ the 128 KiB/256 KiB block boundaries.  Modes:
 * ``--link``: the file has two hard-link names; every worker keeps a descriptor on each
   and picks one per operation; ``--readers K`` adds K processes that open/read/fstat/close
   the second name in a loop (contents not compared: they only have to answer).
+* ``--no-holes``: writes start at or below EOF and truncates only shrink, so the file never
+  has a sparse range (tells bugs in reading holes from the others).
 
 Workers are processes so that a SIGBUS on an mmap read kills one worker, which the
 driver reports with that worker's last operations.  The driver never touches the file
@@ -73,6 +75,7 @@ class Options:
     mountpoint: str | None = None
     daemon_pids: list[int] = field(default_factory=list)
     keep: bool = False
+    holes: bool = True  # False: writes start at or below EOF, truncates only shrink
 
     @property
     def names(self) -> list[str]:
@@ -176,8 +179,13 @@ class Worker:
         return os.path.basename(name), self.fds[name]
 
     # -- operations ------------------------------------------------------------------
+    def start(self) -> int:
+        """Where a write may start: anywhere in the region, or up to EOF without holes."""
+        top = self.hi if self.opts.holes else min(self.hi - 1, self.size) + 1
+        return self.offset(self.lo, top)
+
     def op_write(self) -> None:
-        off = self.offset(self.lo, self.hi)
+        off = self.start()
         data = pattern(self.number, off, self.length(self.hi - off))
         name, fd = self.fd()
         self.begin(f"write 0x{off:x} +0x{len(data):x} via {name}")
@@ -200,8 +208,9 @@ class Worker:
         self.compare("READ", off, bytes(self.model[off - self.lo : off - self.lo + length]), got)
 
     def op_truncate(self) -> None:
+        top = self.hi if self.opts.holes else self.size
         size = self.lo + (0 if self.rng.random() < 0.05 else
-                          self.offset(0, self.hi - self.lo + 1))
+                          self.offset(0, top - self.lo + 1))
         name, fd = self.fd()
         self.begin(f"truncate 0x{self.size:x} -> 0x{size:x} via {name}")
         os.ftruncate(fd, size)
@@ -224,7 +233,7 @@ class Worker:
         return None
 
     def op_mapwrite(self) -> None:
-        off = self.offset(self.lo, self.hi)
+        off = self.start()
         data = pattern(self.number, off, self.length(self.hi - off))
         end, base = off + len(data), off // PAGE * PAGE
         name, fd = self.fd()
@@ -349,7 +358,7 @@ def run(opts: Options) -> int:
         pids.append(pid)
     roles = [f"worker {i}" if i < opts.workers else f"reader {i}" for i in range(total)]
     title = (f"fsx seed={opts.seed} workers={opts.workers} mmap={opts.mmap} link={opts.link} "
-             f"readers={opts.readers}")
+             f"readers={opts.readers}" + ("" if opts.holes else " no-holes"))
     verdict, report = sw.watch(pids, roles, slots, stop, workers=opts.workers, hang=opts.hang,
                                mountpoints=[mountpoint], daemon_pids=opts.daemon_pids,
                                abort=opts.abort, title=title)
@@ -378,6 +387,7 @@ def run_fsx(directory: str | os.PathLike[str], seed: int, *, timeout: float = 60
            "--workers", str(opts.workers), "--readers", str(opts.readers), "--hang",
            str(opts.hang), "--max-size", str(opts.max_size)]
     cmd += ["--mmap"] * opts.mmap + ["--link"] * opts.link + ["--abort"] * opts.abort
+    cmd += ["--no-holes"] * (not opts.holes)
     cmd += [a for pid in opts.daemon_pids for a in ("--daemon-pid", str(pid))]
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
@@ -410,9 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--abort", action="store_true", help="abort the FUSE connection on a hang")
     p.add_argument("--daemon-pid", type=int, action="append", default=[])
     p.add_argument("--keep", action="store_true", help="keep the file after a passed run")
+    p.add_argument("--no-holes", action="store_true",
+                   help="never write past EOF nor truncate up (no sparse ranges)")
     a = p.parse_args(argv)
     return run(Options(a.directory, a.seed, a.ops, a.workers, a.mmap, a.link, a.readers,
-                       a.max_size, a.hang, a.abort, None, a.daemon_pid, a.keep))
+                       a.max_size, a.hang, a.abort, None, a.daemon_pid, a.keep,
+                       not a.no_holes))
 
 
 if __name__ == "__main__":
