@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import mount_fixtures
 import pytest
@@ -43,6 +44,20 @@ def check(result: Result, mount: Mount) -> None:
 def fsx(mount: Mount, seed: int, ops: int, **kwargs: object) -> Result:
     return run_fsx(mount.path, seed, ops=ops, hang=HANG, abort=True, timeout=90,
                    daemon_pids=[mount.proc.pid], **kwargs)
+
+
+def test_checkers_pass_on_a_local_directory(tmp_path: Path):
+    """The checkers themselves: every mode passes on the local filesystem (no FUSE)."""
+    modes: list[dict[str, object]] = [
+        {}, {"mmap": True}, {"workers": 4, "mmap": True}, {"link": True, "readers": 2},
+        {"workers": 3, "link": True, "readers": 1, "mmap": True, "holes": False}]
+    for seed, mode in enumerate(modes, 1):
+        result = run_fsx(tmp_path, seed, ops=1500, hang=HANG, timeout=60, **mode)
+        assert result.code == 0, result.output
+    (tmp_path / "storm").mkdir()
+    result = run_nsstress([tmp_path / "storm"] * 2, seed=1, procs=2, seconds=2, hang=HANG)
+    assert result.code == 0, result.output
+    assert post_checks([tmp_path / "storm"]) == []
 
 
 @pytest.mark.parametrize("seed", [1, 2])
