@@ -202,36 +202,32 @@ def run(opts: Options) -> int:
     return verdict
 
 
-def answers(path: str | os.PathLike[str], timeout: float = 10.0) -> str | None:
-    """None when ``stat PATH`` answers within ``timeout`` s, else what went wrong."""
-    try:
-        done = subprocess.run(["stat", "-c", "%i", str(path)], capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return f"stat {path} did not answer within {timeout} s"
-    return None if done.returncode == 0 else f"stat {path}: {done.stderr.strip()}"
-
-
 def post_checks(dirs: list[str] | list[Path], timeout: float = 30.0) -> list[str]:
-    """Every mount answers; ``rm -rf`` of the shared tree works; it is then empty everywhere."""
-    problems = [p for p in (answers(sw.mountpoint_of(str(d))) for d in dirs) if p]
+    """Every mount answers ``stat`` of its root within 10 s; ``rm -rf`` of the shared tree
+    works; the directory is then empty on every mount.  A command that does not end is
+    reported as a hang and the mounts' FUSE connections are aborted (so it does end)."""
+    points = sorted({sw.mountpoint_of(str(d)) for d in dirs})
+    problems = []
+    for point in points:
+        done = sw.bounded(["stat", "-c", "%i", point], 10, points)
+        if isinstance(done, str) or done.returncode:
+            problems.append(f"HANG after the storm: {done}" if isinstance(done, str) else
+                            f"stat {point}: {done.stderr.strip()}")
     if problems:
         return problems
-    try:
-        done = subprocess.run(["sh", "-c", 'rm -rf -- "$1"/* "$1"/.[!.]*', "sh", str(dirs[0])],
-                              capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            problems.append(f"rm -rf {dirs[0]}/*: {done.stderr.strip()[-2000:]}")
-    except subprocess.TimeoutExpired:
-        return [f"rm -rf {dirs[0]}/* did not finish within {timeout} s"]
+    done = sw.bounded(["sh", "-c", 'rm -rf -- "$1"/* "$1"/.[!.]*', "sh", str(dirs[0])],
+                      timeout, points)
+    if isinstance(done, str):
+        return [f"HANG after the storm: {done}"]
+    if done.returncode:
+        problems.append(f"rm -rf {dirs[0]}/*: {done.stderr.strip()[-2000:]}")
     for directory in dirs:
         deadline, left = time.monotonic() + 5, ["?"]
         while left and time.monotonic() < deadline:
-            try:
-                left = subprocess.run(["ls", "-A", str(directory)], capture_output=True,
-                                      text=True, timeout=timeout, check=True).stdout.split()
-            except (subprocess.SubprocessError, OSError) as exc:
-                left = [f"(ls failed: {exc})"]
+            done = sw.bounded(["ls", "-A", str(directory)], timeout, points)
+            if isinstance(done, str):
+                return [*problems, f"HANG after the storm: {done}"]
+            left = done.stdout.split() if done.returncode == 0 else [f"(ls: {done.stderr})"]
             time.sleep(0.2)
         if left:
             problems.append(f"{directory} not empty after rm -rf: {left}")

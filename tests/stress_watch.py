@@ -175,6 +175,26 @@ def kernel_stacks(pids: Iterable[int]) -> str:
     return "\n".join(out) or "  (no stacks readable)"
 
 
+def bounded(cmd: list[str], timeout: float, mountpoints: Iterable[str]
+            ) -> subprocess.CompletedProcess[str] | str:
+    """Run ``cmd``; when it does not end within ``timeout`` s, abort the FUSE connections
+    of ``mountpoints`` (a process killed inside an answered-to-be request would never die)
+    and return a description of the hang instead of the result."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            points = list(mountpoints)
+            note = (f"{' '.join(cmd)} did not end within {timeout} s\n"
+                    + connection_state(points) + "\n" + kernel_stacks([proc.pid]) + "\n"
+                    + "\n".join(abort_mount(p) for p in points))
+            proc.kill()
+            proc.communicate(timeout=30)
+            return note
+
+
 def kill_all(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
     for pid in pids:
         with contextlib.suppress(OSError):
@@ -242,7 +262,8 @@ def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, w
         stuck = slots.stuck(hang)
         if stuck and verdict != 3:
             verdict, stop[0] = 3, 1
-            lines = [f"HANG: {title}, {time.monotonic() - started:.1f} s into the run"]
+            lines = [report] if report else []  # a failure seen before the hang
+            lines.append(f"HANG: {title}, {time.monotonic() - started:.1f} s into the run")
             for index, age in stuck:
                 lines.append(f"  {roles[index]} (pid {pids[index]}) stuck for {age:.1f} s in "
                              f"the last of:\n    {history(slots, index)}")
