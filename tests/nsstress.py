@@ -60,6 +60,7 @@ class NsWorker:
         self.stop, self.mount = stop, index // opts.procs
         self.unexpected: list[str] = []
         self.unexpected_count = 0
+        self.gone = False
         self.rng = random.Random(f"{opts.seed}:{index}")
         self.open: dict[int, str] = {}
         self.errors: Counter[str] = Counter()
@@ -91,6 +92,8 @@ class NsWorker:
                         f"#{self.number} {text}: {exc.strerror}\n  last ops of this worker:\n"
                         f"    {sw.history(self.slots, self.index)}")
             self.errors[name] += 1
+            if exc.errno in (errno.ENOTCONN, errno.ECONNABORTED):
+                self.gone = True  # the daemon is gone (or aborted): nothing more to learn
             return None
         finally:
             took = time.monotonic() - started
@@ -157,10 +160,13 @@ class NsWorker:
 
     def run(self) -> None:
         deadline = time.monotonic() + self.opts.seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.gone:
             self.step()
         for fd, path in sorted(self.open.items()):
             self.do(f"close {path}", os.close, fd)
+        if self.gone and not self.stop[1]:
+            print(f"  worker {self.index}: mount{self.mount} answers ENOTCONN/ECONNABORTED: its "
+                  "daemon is gone (crashed or exited); worker stopped", flush=True)
         if not self.stop[1]:
             print(f"  worker {self.index} on mount{self.mount}: {self.number} syscalls, slowest "
                   f"{self.slowest[0]:.2f} s ({self.slowest[1]}), errors {dict(self.errors)}",

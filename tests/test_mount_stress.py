@@ -35,12 +35,21 @@ def stress_mount(mounter: Mounter, fs: FileSystem) -> Mount:
     return mounter.mount(fs.prefix, *SMALL_BUFFER)
 
 
+def daemon_state(mount: Mount) -> str:
+    code = mount.proc.poll()
+    if code is None:
+        return ""
+    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
+    return f"the daemon {how}\n"
+
+
 def check(result: Result, mount: Mount) -> None:
     log = mount.log_text()
     tracebacks = log.count("Traceback")
-    assert result.code == 0 and tracebacks == 0, (
+    assert result.code == 0 and tracebacks == 0 and mount.proc.poll() is None, (
         f"exit {result.code} after {result.seconds:.1f} s\n{result.output}\n"
-        f"daemon log ({tracebacks} tracebacks), last 3000 chars:\n{log[-3000:]}")
+        f"{daemon_state(mount)}daemon log ({tracebacks} tracebacks), last 3000 chars:\n"
+        f"{log[-3000:]}")
 
 
 def fsx(mount: Mount, seed: int, ops: int, **kwargs: object) -> Result:
@@ -115,6 +124,9 @@ def storm(mounter: Mounter, fs: FileSystem, seed: int, links: bool) -> None:
     result = run_nsstress(dirs, seed=seed, procs=4, seconds=15, hang=HANG, abort=True,
                           daemon_pids=[m.proc.pid for m in mounts], timeout=90, links=links)
     problems = [] if result.code == 0 else [f"storm exit {result.code} (see above)"]
+    if result.code != 3:  # (after a hang the watchdog aborted the connections)
+        problems += [f"mount {n}: during the storm {state}" for n, m in enumerate(mounts, 1)
+                     if (state := daemon_state(m))]
     if result.code != 3:  # after a hang the connections are aborted: nothing to check
         problems += post_checks(dirs)
     for number, mount in enumerate(mounts, 1):
@@ -124,14 +136,16 @@ def storm(mounter: Mounter, fs: FileSystem, seed: int, links: bool) -> None:
         if (lost := log.count("lost buffered data")) > 0:
             problems.append(f"mount {number}: {lost} x 'lost buffered data' in the log")
         started, how = time.monotonic(), "unmount" if number == 1 else "SIGTERM"
+        if number == 1:
+            spawn.unmount(mount.path)  # fusermount3 -u: the daemon flushes and exits
+        else:
+            mount.proc.send_signal(signal.SIGTERM)
         try:
-            if number == 1:
-                code = mount.stop()  # fusermount3 -u, the daemon flushes and exits
-            else:
-                mount.proc.send_signal(signal.SIGTERM)
-                code = mount.proc.wait(timeout=15)
+            code: int | None = mount.proc.wait(timeout=5 if result.code == 3 else 10)
         except subprocess.TimeoutExpired:
             code = None
+            mount.proc.kill()  # (reported below; the fixture need not wait for it again)
+            mount.proc.wait()
         took = time.monotonic() - started
         if code != 0 or took > 10 or spawn.is_mounted(mount.path):
             after = " (after the FUSE connection was aborted)" if result.code == 3 else ""
