@@ -11,6 +11,7 @@ printed seed: ``python tests/fsx.py MOUNTDIR --seed N --ops N [--workers N --mma
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -69,6 +70,25 @@ def test_checkers_pass_on_a_local_directory(tmp_path: Path):
     result = run_nsstress([tmp_path / "storm"] * 2, seed=1, procs=2, seconds=2, hang=HANG)
     assert result.code == 0, result.output
     assert post_checks([tmp_path / "storm"]) == []
+
+
+def test_read_of_a_hole_below_buffered_writes(mounter: Mounter, fs: FileSystem):
+    """fsx seed 2's first failure, reduced: a new file with two buffered writes, the higher
+    one far away; reading across the hole between them must give zeros, not an early EOF
+    (the kernel asks for the hole alone and takes an empty answer for the end of file)."""
+    mount = stress_mount(mounter, fs)
+    fd = os.open(mount.path / "f", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.pwrite(fd, b"B" * 0x9BDE, 0xD7995)
+        os.pwrite(fd, b"C" * 0x1979, 0x26C9)
+        got = os.pread(fd, 0x46277, 0x6FD)
+        expected = bytearray(0x46277)
+        expected[0x26C9 - 0x6FD : 0x26C9 - 0x6FD + 0x1979] = b"C" * 0x1979
+        size = len(got)
+        assert size == len(expected), f"short read: {size:#x} of {len(expected):#x} bytes"
+        assert got == expected
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
