@@ -180,7 +180,9 @@ class RedisFUSE(mfusepy.FUSE):
         return length
 
     def write(self, path: bytes | None, buf: Any, size: int, offset: int, fip: Any) -> int:
-        return self.operations.write(None, ctypes.string_at(buf, size), offset, fip.contents.fh)
+        # the path is only needed (and decoded) while some inode has several names
+        name = self._path(path) if self.operations.links else None
+        return self.operations.write(name, ctypes.string_at(buf, size), offset, fip.contents.fh)
 
 
 class KernelCache:
@@ -203,6 +205,8 @@ class KernelCache:
             self._invalidate.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
             self._invalidate.restype = ctypes.c_int
         self._queue: dict[str, None] = {}  # paths to invalidate, in order, without repeats
+        self._queued_count = 0  # invalidations asked for so far
+        self._sent_count = 0  # ... and sent (a wait_sent() ticket is a queued_count)
         self._queued = threading.Condition()
         self._closing = False
         self._sending = False
@@ -221,18 +225,23 @@ class KernelCache:
     def available(self) -> bool:
         return bool(self._fuse) and self._invalidate is not None
 
-    def invalidate(self, path: str) -> None:
-        """Queue ``path`` for invalidation; returns at once (see the class docstring)."""
-        if self.available:
-            with self._queued:
-                self._queue[path] = None
-                self._queued.notify()
+    def invalidate(self, path: str) -> int:
+        """Queue ``path`` for invalidation; returns at once (see the class docstring)
+        with a ticket for wait_sent()."""
+        if not self.available:
+            return 0
+        with self._queued:
+            self._queue[path] = None
+            self._queued_count += 1
+            self._queued.notify()
+            return self._queued_count
 
-    def settle(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued invalidation was sent (tests, unmount)."""
+    def wait_sent(self, ticket: int, timeout: float) -> bool:
+        """Wait until the invalidation of ``ticket`` (and all before it) reached the
+        kernel.  Only for a caller that holds no lock a FUSE request may wait for."""
         deadline = time.monotonic() + timeout
         with self._queued:
-            while self._queue or self._sending:
+            while self._sent_count < ticket and not self._closing:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -250,6 +259,7 @@ class KernelCache:
                     return
                 paths = list(self._queue)
                 self._queue.clear()
+                batch_end = self._queued_count
                 self._sending = True
             try:
                 for path in paths:
@@ -259,6 +269,7 @@ class KernelCache:
             finally:
                 with self._queued:
                     self._sending = False
+                    self._sent_count = batch_end
                     self._queued.notify_all()
 
     def close(self) -> None:

@@ -49,7 +49,12 @@ class FileIo(OperationParts):
         writing = (flags & os.O_ACCMODE) != os.O_RDONLY or flags & os.O_TRUNC
         if writing and self.read_only:
             raise FsError(errno.EROFS)
-        ino = self._lookup(path).ino
+        attr = self._lookup(path)
+        if not attr.is_reg:
+            # the kernel sends OPEN for regular files only: another mount replaced the
+            # name since the kernel looked it up.  ESTALE makes it look the name up again.
+            raise FsError(errno.ESTALE)
+        ino = attr.ino
         handle, state, first = self.handles.open(ino, flags)
         try:
             truncate = bool(flags & os.O_TRUNC)
@@ -118,7 +123,23 @@ class FileIo(OperationParts):
         state = self._state(fh)
         if "mtime" in state.pending:  # a utimens before this write must not win over it
             self.writeback.flush(state)
-        self.writeback.add(state, offset, data)
+        if not self.links or not self.links.others(state.ino, path):
+            self.writeback.add(state, offset, data)
+            return len(data)
+        # several names: the kernel's copies of the others must learn the new size and
+        # mtime.  The kernel holds this name's pages locked during the write, so when
+        # writes arrive through two names at once, neither may wait for the other's
+        # invalidation (each would wait for the other's page locks): only a lone writer
+        # waits.
+        with state.window_mutex:
+            state.writers += 1
+            alone = state.writers == 1
+        try:
+            self.writeback.add(state, offset, data)
+            self._changed(state.ino, path, wait=alone)
+        finally:
+            with state.window_mutex:
+                state.writers -= 1
         return len(data)
 
     def flush(self, path: str | None, fh: int) -> int:

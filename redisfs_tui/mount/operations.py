@@ -28,6 +28,7 @@ from .xattrs import XattrOps
 
 log = logging.getLogger("redisfs.mount")
 
+INVALIDATE_WAIT = 1.0  # seconds a request waits for its kernel invalidations at most
 STAT_TRIES = 4  # reads of a stat racing with saves before taking the write lock
 STAT_KEYS = ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree",
              "f_favail", "f_namemax")
@@ -104,9 +105,10 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             self.on_shutdown()
 
     def _stored(self, ino: int) -> None:
-        """Buffered data reached Redis: the write script changed size and mtime."""
+        """Buffered data reached Redis: the write script changed size and mtime.
+        (Runs under the inode's write lock, or in a background thread: no waiting.)"""
         self.cache.invalidate(ino)
-        self._changed(ino)
+        self._changed(ino, wait=False)
 
     # -- helpers ----------------------------------------------------------------
     def _writable(self) -> None:
@@ -215,11 +217,19 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns,
                               nlink=parent.nlink + (1 if attr.is_dir else 0))
 
-    def _changed(self, ino: int, path: str | None = None) -> None:
-        """Push a change of ``ino`` to the kernel's copies of its other hard-link names."""
-        if self.links:
-            for other in self.links.others(ino, path):
-                self.kernel.invalidate(other)
+    def _changed(self, ino: int, path: str | None = None, wait: bool = True) -> None:
+        """Push a change of ``ino`` to the kernel's copies of its other hard-link names
+        (``path`` is the name the change came through).  A request waits until the
+        kernel has it, so a stat through another name right after sees the change;
+        never wait while holding a lock a FUSE request may wait for (see KernelCache)."""
+        if not self.links:
+            return
+        ticket = 0
+        for other in self.links.others(ino, path):
+            ticket = self.kernel.invalidate(other)
+        if wait and ticket and not self.kernel.wait_sent(ticket, INVALIDATE_WAIT):
+            log.debug("invalidating the other names of inode %d took over %.1f s",
+                      ino, INVALIDATE_WAIT)
 
     def _to_stat(self, attr: Attr, path: str | None = None) -> dict[str, int]:
         if path is not None and attr.nlink > 1 and not attr.is_dir:

@@ -37,5 +37,5 @@ class OperationParts:
     def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
         raise NotImplementedError
 
-    def _changed(self, ino: int, path: str | None = None) -> None:
+    def _changed(self, ino: int, path: str | None = None, wait: bool = True) -> None:
         raise NotImplementedError

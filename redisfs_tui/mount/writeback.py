@@ -143,11 +143,11 @@ class Writeback:
     def _gone(state: InodeState, exc: OSError, extents: list[tuple[int, bytearray]]) -> bool:
         """The inode no longer exists in Redis (removed by another client while open
         here): its buffered data has nowhere to go and is dropped, once, not retried."""
-        if exc.errno != errno.ENOENT:
+        if exc.errno not in (errno.ENOENT, errno.EISDIR, errno.EINVAL):
             return False
         lost = sum(len(d) for _, d in extents)
-        log.warning("inode %d was removed by another client while open here: dropped "
-                    "%d bytes of buffered data", state.ino, lost)
+        log.warning("inode %d was removed by another client while open here (%s): dropped "
+                    "%d bytes of buffered data", state.ino, exc.strerror, lost)
         return True
 
     def dirty(self, state: InodeState) -> bool:
