@@ -12,10 +12,12 @@ or corruption does not spoil the next run)::
     python bench/stress.py --spawn -N 20 --modes workers,link --daemon-arg=--write-buffer=65536
 
 Modes: ``plain`` (one process), ``mmap``, ``workers`` (4 workers on one file), ``link``
-(hard links + 2 reader processes), ``all`` (3 workers, mmap, links, a reader),
-``nohole``, ``nohole-mmap``, ``nohole-workers`` (never a sparse range), ``ns`` (the
-namespace storm: needs --second or --spawn).  A run that hangs is aborted (the FUSE
-connection) and counted as HANG; with --spawn the next run gets new mounts.
+(writes through one hard-link name, 2 reader processes on the other), ``link-cross``
+(every op picks a name: fails, a known limit of the path-based API), ``all`` (3
+workers, mmap, links, a reader), ``nohole``, ``nohole-mmap``, ``nohole-workers`` (never
+a sparse range), ``ns`` (the namespace storm: needs --second or --spawn).  A run that
+hangs is aborted (the FUSE connection) and counted as HANG; with --spawn the next run
+gets new mounts.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ MODES = {
     "plain": {},
     "mmap": {"mmap": True},
     "workers": {"workers": 4},
-    "link": {"link": True, "readers": 2},
-    "all": {"workers": 3, "mmap": True, "link": True, "readers": 1},
+    "link": {"link": True, "readers": 2, "cross": False},
+    "link-cross": {"link": True, "readers": 2},
+    "all": {"workers": 3, "mmap": True, "link": True, "readers": 1, "cross": False},
     "nohole": {"holes": False},
     "nohole-mmap": {"holes": False, "mmap": True},
     "nohole-workers": {"holes": False, "workers": 4},

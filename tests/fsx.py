@@ -76,6 +76,13 @@ class Options:
     daemon_pids: list[int] = field(default_factory=list)
     keep: bool = False
     holes: bool = True  # False: writes start at or below EOF, truncates only shrink
+    # with --link: False = workers use the first name only (readers keep the second busy)
+    # and the second is compared once after the run; True = every op picks a name
+    cross: bool = True
+
+    @property
+    def worker_names(self) -> list[str]:
+        return self.names if self.cross else self.names[:1]
 
     @property
     def names(self) -> list[str]:
@@ -263,7 +270,7 @@ class Worker:
 
     def op_stat(self) -> None:
         name, fd = self.fd()
-        path = self.rng.choice(self.opts.names)
+        path = self.rng.choice(self.opts.worker_names)
         self.begin(f"fstat via {name}, stat {os.path.basename(path)}")
         for how, st in (("fstat", os.fstat(fd)), ("stat", os.stat(path))):
             wrong = st.st_size != self.size if self.sizer else st.st_size < self.floor
@@ -273,7 +280,7 @@ class Worker:
                                 + self.recheck(self.lo, bytes(self.model)))
 
     def run(self) -> None:
-        for name in self.opts.names:
+        for name in self.opts.worker_names:
             self.fds[name] = os.open(name, os.O_RDWR)
         table = [(self.op_write, 30), (self.op_read, 25), (self.op_reopen, 4),
                  (self.op_fsync, 3), (self.op_stat, 8)]
@@ -294,10 +301,15 @@ class Worker:
         self.begin("final: close all, reopen, read everything")
         for fd in self.fds.values():
             os.close(fd)
-        fd = os.open(self.opts.names[-1], os.O_RDONLY)
-        got = os.pread(fd, len(self.model) + (4096 if self.sizer else 0), self.lo)
-        os.close(fd)
-        self.compare("FINAL READ", self.lo, bytes(self.model), got)
+        names = self.opts.names if self.opts.cross else self.opts.names[::-1]
+        for name in names:
+            if name != names[0]:
+                time.sleep(0.2)  # the other names learn of changes shortly after
+            fd = os.open(name, os.O_RDONLY)
+            got = os.pread(fd, len(self.model) + (4096 if self.sizer else 0), self.lo)
+            os.close(fd)
+            self.compare(f"FINAL READ via {os.path.basename(name)}", self.lo,
+                         bytes(self.model), got)
         self.slots.end(self.index)
 
 
@@ -387,7 +399,7 @@ def run_fsx(directory: str | os.PathLike[str], seed: int, *, timeout: float = 60
            "--workers", str(opts.workers), "--readers", str(opts.readers), "--hang",
            str(opts.hang), "--max-size", str(opts.max_size)]
     cmd += ["--mmap"] * opts.mmap + ["--link"] * opts.link + ["--abort"] * opts.abort
-    cmd += ["--no-holes"] * (not opts.holes)
+    cmd += ["--no-holes"] * (not opts.holes) + ["--one-name"] * (not opts.cross)
     cmd += [a for pid in opts.daemon_pids for a in ("--daemon-pid", str(pid))]
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
@@ -422,10 +434,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the file after a passed run")
     p.add_argument("--no-holes", action="store_true",
                    help="never write past EOF nor truncate up (no sparse ranges)")
+    p.add_argument("--one-name", action="store_true",
+                   help="with --link: workers use the first name, readers the second")
     a = p.parse_args(argv)
     return run(Options(a.directory, a.seed, a.ops, a.workers, a.mmap, a.link, a.readers,
                        a.max_size, a.hang, a.abort, None, a.daemon_pid, a.keep,
-                       not a.no_holes))
+                       not a.no_holes, not a.one_name))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ import stress_watch as sw
 
 EXPECTED = {errno.ENOENT, errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR,
             errno.EINVAL}
+# With several mounts, the path-based FUSE API gives each path one kernel inode: when the
+# other mount replaces a name by one of another type, the kernel marks the old inode bad
+# (EIO on descriptors open through it) or libfuse finds the path gone (ESTALE).  A known
+# limit (README); counted and shown, not failed.
+EXPECTED_ACROSS_MOUNTS = {errno.EIO, errno.ESTALE}
 FILES = [f"f{i}" for i in range(12)]
 DIRS = ["d0", "d1", "d2"]
 NAMES = FILES + DIRS + [f"{d}/f{i}" for d in DIRS for i in range(4)]
@@ -84,7 +89,9 @@ class NsWorker:
             return call(*args)  # type: ignore[operator]
         except OSError as exc:
             name = errno.errorcode.get(exc.errno or 0, "?")
-            if exc.errno not in EXPECTED and exc.errno != also:
+            expected = EXPECTED | (EXPECTED_ACROSS_MOUNTS if len(self.opts.dirs) > 1
+                                   else set())
+            if exc.errno not in expected and exc.errno != also:
                 self.unexpected_count += 1
                 if len(self.unexpected) < 3:  # the first ones, with what led to them
                     self.unexpected.append(

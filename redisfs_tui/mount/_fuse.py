@@ -195,7 +195,8 @@ class KernelCache:
     waits there for the page locks of that inode -- which a READ request of the same
     inode holds until the daemon answers it.  So invalidations are never sent by a
     request (which may hold a lock such a READ waits for): they are queued and sent by
-    one thread of their own that holds nothing.
+    one thread of their own that holds nothing -- or, by a request that holds no
+    such lock, in its own thread (invalidate_now), never waiting for that queue.
     """
 
     def __init__(self) -> None:
@@ -205,11 +206,8 @@ class KernelCache:
             self._invalidate.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
             self._invalidate.restype = ctypes.c_int
         self._queue: dict[str, None] = {}  # paths to invalidate, in order, without repeats
-        self._queued_count = 0  # invalidations asked for so far
-        self._sent_count = 0  # ... and sent (a wait_sent() ticket is a queued_count)
         self._queued = threading.Condition()
         self._closing = False
-        self._sending = False
         self._sender: threading.Thread | None = None
 
     def capture(self) -> int:
@@ -225,28 +223,20 @@ class KernelCache:
     def available(self) -> bool:
         return bool(self._fuse) and self._invalidate is not None
 
-    def invalidate(self, path: str) -> int:
-        """Queue ``path`` for invalidation; returns at once (see the class docstring)
-        with a ticket for wait_sent()."""
+    def invalidate(self, path: str) -> None:
+        """Queue ``path`` for invalidation; returns at once (see the class docstring)."""
         if not self.available:
-            return 0
+            return
         with self._queued:
             self._queue[path] = None
-            self._queued_count += 1
             self._queued.notify()
-            return self._queued_count
 
-    def wait_sent(self, ticket: int, timeout: float) -> bool:
-        """Wait until the invalidation of ``ticket`` (and all before it) reached the
-        kernel.  Only for a caller that holds no lock a FUSE request may wait for."""
-        deadline = time.monotonic() + timeout
-        with self._queued:
-            while self._sent_count < ticket and not self._closing:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._queued.wait(left)
-        return True
+    def invalidate_now(self, path: str) -> None:
+        """Invalidate ``path`` in this thread and return once the kernel did it.  Only
+        for a request that holds no lock another request may wait for, and whose own
+        name is not ``path`` (the kernel holds that name's pages while it runs)."""
+        if self.available:
+            self._invalidate(self._fuse, os.fsencode(path))
 
     def _send_loop(self) -> None:
         while True:
@@ -259,8 +249,6 @@ class KernelCache:
                     return
                 paths = list(self._queue)
                 self._queue.clear()
-                batch_end = self._queued_count
-                self._sending = True
             try:
                 for path in paths:
                     # ENOENT (the path is not in libfuse's table, e.g. never looked up)
@@ -268,8 +256,6 @@ class KernelCache:
                     self._invalidate(self._fuse, os.fsencode(path))
             finally:
                 with self._queued:
-                    self._sending = False
-                    self._sent_count = batch_end
                     self._queued.notify_all()
 
     def close(self) -> None:

@@ -123,23 +123,12 @@ class FileIo(OperationParts):
         state = self._state(fh)
         if "mtime" in state.pending:  # a utimens before this write must not win over it
             self.writeback.flush(state)
-        if not self.links or not self.links.others(state.ino, path):
-            self.writeback.add(state, offset, data)
-            return len(data)
-        # several names: the kernel's copies of the others must learn the new size and
-        # mtime.  The kernel holds this name's pages locked during the write, so when
-        # writes arrive through two names at once, neither may wait for the other's
-        # invalidation (each would wait for the other's page locks): only a lone writer
-        # waits.
-        with state.window_mutex:
-            state.writers += 1
-            alone = state.writers == 1
-        try:
-            self.writeback.add(state, offset, data)
-            self._changed(state.ino, path, wait=alone)
-        finally:
-            with state.window_mutex:
-                state.writers -= 1
+        self.writeback.add(state, offset, data)
+        if self.links:
+            # the kernel's copies of the other names must learn the new size and mtime;
+            # queued, not waited for: the kernel holds this name's pages during the write
+            # and a write through another name may hold that name's
+            self._changed(state.ino, path, wait=False)
         return len(data)
 
     def flush(self, path: str | None, fh: int) -> int:

@@ -103,7 +103,6 @@ class InodeState:
     # counts up by 2 around every move of data between buffer, flight and storing (odd
     # while one is half done), so a stat can tell it read them all at one moment
     seq: int = 0
-    writers: int = 0  # write requests in progress (hard-linked files only, see fileio)
     size_hint: int | None = None  # file size as last seen (spares reading blocks past EOF)
     # chmod/chown/utimens that arrived while data was buffered: stored with that data by
     # the next flush (one round trip), shown by this mount at once; field -> value as
@@ -117,7 +116,7 @@ class InodeState:
     read_generation: int = 0
     read_end: int = -1
     read_mutex: threading.Lock = field(default_factory=threading.Lock)
-    # guards the window fields and ``writers``; never held long, never across a call
+    # guards the window fields; never held long, never across a call
     window_mutex: threading.Lock = field(default_factory=threading.Lock)
 
     @property

@@ -28,7 +28,6 @@ from .xattrs import XattrOps
 
 log = logging.getLogger("redisfs.mount")
 
-INVALIDATE_WAIT = 1.0  # seconds a request waits for its kernel invalidations at most
 STAT_TRIES = 4  # reads of a stat racing with saves before taking the write lock
 STAT_KEYS = ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree",
              "f_favail", "f_namemax")
@@ -219,17 +218,16 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
 
     def _changed(self, ino: int, path: str | None = None, wait: bool = True) -> None:
         """Push a change of ``ino`` to the kernel's copies of its other hard-link names
-        (``path`` is the name the change came through).  A request waits until the
-        kernel has it, so a stat through another name right after sees the change;
-        never wait while holding a lock a FUSE request may wait for (see KernelCache)."""
+        (``path`` is the name the change came through).  A request does it itself, so
+        a stat through another name right after sees the change; ``wait=False`` (under
+        a lock a FUSE request may wait for, see KernelCache) queues it instead."""
         if not self.links:
             return
-        ticket = 0
         for other in self.links.others(ino, path):
-            ticket = self.kernel.invalidate(other)
-        if wait and ticket and not self.kernel.wait_sent(ticket, INVALIDATE_WAIT):
-            log.debug("invalidating the other names of inode %d took over %.1f s",
-                      ino, INVALIDATE_WAIT)
+            if wait:  # here, not behind the queue: that may wait for this name's pages
+                self.kernel.invalidate_now(other)
+            else:
+                self.kernel.invalidate(other)
 
     def _to_stat(self, attr: Attr, path: str | None = None) -> dict[str, int]:
         if path is not None and attr.nlink > 1 and not attr.is_dir:

@@ -217,7 +217,11 @@ class Writeback:
                     return
             if not self._closing:
                 time.sleep(RELEASE_LINGER)
-            if not self.send_releases() and not self._closing:
+            if not self.send_releases():
+                if self._closing:  # unmounting with Redis away: do not retry for ever
+                    log.warning("unmount: open handles not released (Redis unreachable); "
+                                "fsck or the next daemon start releases them")
+                    return
                 time.sleep(RELEASE_RETRY)
 
     def send_releases(self) -> bool:
@@ -249,4 +253,3 @@ class Writeback:
             self._closing = True
             self._release_cv.notify()
         self._releaser.join()
-        self.send_releases()
