@@ -124,12 +124,15 @@ class Writeback:
         try:
             self._store(state, extents, changes)
         except OSError as exc:
+            gone = self._gone(state, exc, extents)
             with state.moving():
-                if not self._gone(state, exc, extents):
+                if not gone:
                     state.buffer.give_back([(o, d) for o, d in extents if d])
                     state.pending = {**state.saving, **state.pending}
                 self._done_storing(state)
-            raise
+            if not gone:  # (dropped once, logged: the close that follows succeeds)
+                raise
+            return
         with state.moving():
             self._done_storing(state)
 
