@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import platform
+import re
 import stat
 import threading
 import time
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 # libfuse renames an open file it is asked to unlink to this prefix; see _hide()
 HIDDEN_PREFIX = ".fuse_hidden"
+HIDDEN_NAME = re.compile(r"\.fuse_hidden[0-9a-f]{16}")  # libfuse's format, exactly
 # libfuse hides an open file both for unlink() and for a rename() over it; which one
 # it was is read from the caller's /proc/<tid>/syscall (Linux syscall numbers)
 RENAME_SYSCALLS = {"x86_64": {82, 264, 316}, "aarch64": {38, 276}}.get(platform.machine(), set())
@@ -136,7 +138,14 @@ class NameOps(OperationParts):
         self._writable()
         hid = self._last_hide.pop(threading.get_ident(), None)
         new_name = split_path(new)[1]
-        if flags == 0 and new_name.startswith(HIDDEN_PREFIX) and self._hide(old, new_name):
+        if flags == 0 and HIDDEN_NAME.fullmatch(new_name):
+            if self._hide(old, new_name):
+                return 0
+            # libfuse hides a file it has open here, but the name now holds something else
+            # (another mount replaced it): the open file has already left the name, so
+            # nothing moves (moving the newcomer would leave it behind as a .fuse_hidden
+            # entry on every mount)
+            self.hidden[new_name] = 0
             return 0
         if hid is not None and self._same_inode_after_hide(hid, old, new):
             return 0

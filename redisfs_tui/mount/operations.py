@@ -131,6 +131,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps, Operations):
             raise FsError(errno.ENAMETOOLONG)
         if self.hidden and name.startswith(HIDDEN_PREFIX):
             hidden = self.hidden.get(name)
+            if hidden == 0:  # (see NameOps.rename: nothing of ours has that name)
+                raise FsError(errno.ENOENT)
             if hidden is not None:
                 return self._attr(hidden)
         ino = self.cache.paths.get(path)
