@@ -12,15 +12,18 @@ import errno
 import os
 import random
 import threading
+import time
 
 import mount_fixtures
 import pytest
+import redis
 from mount_fixtures import Mounter, wait_until
 from race_tools import run_for
 
 from redisfs_tui.core import FileSystem
 
 mounter = mount_fixtures.mounter
+private_redis = mount_fixtures.private_redis
 
 SMALL_BUFFER = "--write-buffer=65536"
 PATTERN = random.Random(8).randbytes(4 * 1024 * 1024)
@@ -159,3 +162,25 @@ def test_a_name_over_255_bytes_is_enametoolong_even_when_the_listing_is_cached(
         with pytest.raises(OSError) as caught:
             call(mount.path / ("x" * 256), *([0o600] if call is os.chmod else []))
         assert caught.value.errno == errno.ENAMETOOLONG, call
+
+
+def test_unmount_with_redis_gone_ends_the_daemon(private_redis, tmp_path):
+    """Releasing open handles at unmount used to retry for ever while Redis was away: the
+    daemon never exited (it had to be killed)."""
+    server = private_redis("going")
+    FileSystem.mkfs(redis.Redis.from_url(server.url), "gone", uid=0, gid=0)
+    mounts = Mounter(server.url, tmp_path)
+    try:
+        mount = mounts.mount("gone", "--timeout=1")
+        (mount.path / "held").write_bytes(b"data")
+        fd = os.open(mount.path / "held", os.O_RDONLY)  # a handle registered in Redis
+        server.stop()
+        os.close(fd)  # its release now cannot reach Redis
+        started = time.monotonic()
+        code = mount.stop()
+        took = time.monotonic() - started
+    finally:
+        mounts.cleanup()
+    assert code == 0, mount.log_text()[-2000:]
+    assert took < 12, f"unmount took {took:.1f} s"
+    assert "not released" in mount.log_text()

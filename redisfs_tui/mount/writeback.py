@@ -155,8 +155,10 @@ class Writeback:
 
     def dirty(self, state: InodeState) -> bool:
         """Anything this mount wrote that Redis has not confirmed yet."""
-        return (bool(state.buffer) or state.inflight is not None or bool(state.pending)
-                or state.storing)
+        # (inflight_end is set before the buffer is handed to a batch, state.inflight only
+        # after: a reader between the two must still wait, which flush() does)
+        return (bool(state.buffer) or state.inflight is not None or state.inflight_end > 0
+                or bool(state.pending) or state.storing)
 
     def _collect(self, state: InodeState) -> None:
         """Wait for the batch in flight; a failed batch goes back into the buffer."""
