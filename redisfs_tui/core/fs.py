@@ -366,7 +366,8 @@ class FileSystem(DataOps, XattrOps, PlainOps):
                     ) -> tuple[Attr, bool]:
         """open(), also saying whether the handle was registered (only a registered
         handle may be released).  A read-only open on a server that turned into a
-        replica under us is not registered but works, so reads go on."""
+        replica under us, or that is full (no write fits, not even the handle count), is
+        not registered but works, so reads go on."""
         if self.read_only:
             if truncate:
                 raise FsError(errno.EROFS)
@@ -374,7 +375,7 @@ class FileSystem(DataOps, XattrOps, PlainOps):
         try:
             attr = parse_attr(ino, self._run("open", ino, self.session_id))
         except FsError as exc:
-            if exc.errno != errno.EROFS or writing or truncate:
+            if exc.errno not in (errno.EROFS, errno.ENOSPC) or writing or truncate:
                 raise
             return self.getattr(ino), False
         if attr is None:

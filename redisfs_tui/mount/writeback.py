@@ -224,14 +224,14 @@ class Writeback:
                 time.sleep(RELEASE_LINGER)
             if not self.send_releases():
                 if self._closing:  # unmounting with Redis away: do not retry for ever
-                    log.warning("unmount: open handles not released (Redis unreachable); "
+                    log.warning("unmount: open handles not released (Redis unreachable or full); "
                                 "fsck or the next daemon start releases them")
                     return
                 time.sleep(RELEASE_RETRY)
 
     def send_releases(self) -> bool:
-        """Send every queued release now; False when Redis could not be reached
-        (they stay queued)."""
+        """Send every queued release now; False when Redis could not be reached, or
+        is full and refuses even the script that frees memory (they stay queued)."""
         with self._release_cv:
             todo, self._releases = self._releases, Counter()
         if not todo:
@@ -239,7 +239,7 @@ class Writeback:
         try:
             self.fs.release_many(list(todo.items()))
         except FsError as exc:
-            if exc.errno != errno.EIO:
+            if exc.errno not in (errno.EIO, errno.ENOSPC):
                 log.warning("releasing open handles: %s", exc.strerror)
                 return True
             log.warning("could not release %d inodes yet: %s", len(todo), exc.strerror)
