@@ -42,6 +42,7 @@ EXPECTED = {errno.ENOENT, errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EI
 # libfuse's hiding of a file open here that is unlinked can find its node changed (EBUSY,
 # rare).  Known limits (README); counted and shown, not failed.
 EXPECTED_ACROSS_MOUNTS = {errno.EIO, errno.ESTALE, errno.EBUSY}
+VISIBLE_AFTER = 3.0  # seconds: the daemons' default cache timeouts (2 s) and some slack
 FILES = [f"f{i}" for i in range(12)]
 DIRS = ["d0", "d1", "d2"]
 NAMES = FILES + DIRS + [f"{d}/f{i}" for d in DIRS for i in range(4)]
@@ -229,6 +230,10 @@ def post_checks(dirs: list[str] | list[Path], timeout: float = 30.0) -> list[str
                             f"stat {point}: {done.stderr.strip()}")
     if problems:
         return problems
+    # a mount sees the other's last changes within its cache timeouts (2 s by default,
+    # README "Several mounts"): names created through the other mount just before the end
+    # would be missing from this one's listing, and rm -rf would leave them
+    time.sleep(VISIBLE_AFTER if len(points) > 1 else 0)
     done = sw.bounded(["sh", "-c", 'rm -rf -- "$1"/* "$1"/.[!.]*', "sh", str(dirs[0])],
                       timeout, points)
     if isinstance(done, str):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("redisfs.mount")
 
+OPEN_WAIT = 30.0  # seconds an open waits for the first open of the inode to register it
 READ_WINDOW = 1024 * 1024  # sequential reads fetch this much per Redis round trip
 
 
@@ -60,11 +61,21 @@ class FileIo(OperationParts):
             truncate = bool(flags & os.O_TRUNC)
             if first:
                 token = self.cache.token()
-                # fresh attributes: close-to-open
-                attr, state.registered = self.fs.open_handle(ino, truncate, bool(writing))
+                try:
+                    # fresh attributes: close-to-open
+                    attr, state.registered = self.fs.open_handle(ino, truncate, bool(writing))
+                except OSError as exc:
+                    state.open_error = exc.errno or errno.EIO
+                    raise
+                finally:
+                    state.opened.set()
                 state.size_hint = 0 if truncate else attr.size
                 self.cache.put_attr(ino, attr, token)
-            elif truncate:
+            else:
+                state.opened.wait(OPEN_WAIT)
+                if state.open_error or not state.opened.is_set():
+                    raise FsError(state.open_error or errno.EIO)
+            if truncate and not first:
                 with state.io_mutex:
                     self.writeback.flush_locked(state)
                     self.fs.truncate(ino, 0)
@@ -90,6 +101,7 @@ class FileIo(OperationParts):
             raise
         handle, state, _first = self.handles.open(attr.ino, flags)
         state.registered = True  # create() recorded the open handle in Redis
+        state.opened.set()
         state.size_hint = 0
         self._new_entry(path, parent_ino, name, attr)
         return handle.fh

@@ -89,6 +89,11 @@ class InodeState:
     ino: int
     opens: int = 0
     registered: bool = False  # an open handle is recorded in Redis
+    # set once the first open finished recording its handle (open_error: it failed):
+    # later opens of the inode wait for it, so none hands out a handle on an inode that
+    # another mount removed meanwhile (its writes would have nowhere to go)
+    opened: threading.Event = field(default_factory=threading.Event)
+    open_error: int = 0
     buffer: WriteBuffer = field(default_factory=WriteBuffer)
     # serialises flushes of this inode so blocks land in write order
     io_mutex: threading.Lock = field(default_factory=threading.Lock)
