@@ -26,19 +26,16 @@ def read_policy(client: redis.Redis) -> tuple[str | None, bool]:
     """(``maxmemory-policy``, whether INFO answered): from INFO memory, else CONFIG GET
     (an ACL often allows only one of them, a managed Redis renames CONFIG); the
     policy is None when neither answers."""
+    readers = ((lambda: client.info("memory").get("maxmemory_policy"), True),
+               (lambda: client.config_get("maxmemory-policy").get("maxmemory-policy"), False))
     with translated():  # an unreachable server is an error; a refused command is not
-        try:
-            policy = client.info("memory").get("maxmemory_policy")
+        for read, from_info in readers:
+            try:
+                policy = read()
+            except redis.ResponseError:
+                continue
             if policy:
-                return str(policy), True
-        except redis.ResponseError:
-            pass
-        try:
-            policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
-            if policy:
-                return str(policy), False
-        except redis.ResponseError:
-            pass
+                return str(policy), from_info
     return None, False
 
 

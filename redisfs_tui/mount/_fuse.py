@@ -245,18 +245,13 @@ class KernelCache:
                     self._queued.wait()
                 if self._closing:
                     self._queue.clear()
-                    self._queued.notify_all()
                     return
                 paths = list(self._queue)
                 self._queue.clear()
-            try:
-                for path in paths:
-                    # ENOENT (the path is not in libfuse's table, e.g. never looked up)
-                    # and the like need nothing done
-                    self._invalidate(self._fuse, os.fsencode(path))
-            finally:
-                with self._queued:
-                    self._queued.notify_all()
+            for path in paths:
+                # ENOENT (the path is not in libfuse's table, e.g. never looked up) and
+                # the like need nothing done
+                self._invalidate(self._fuse, os.fsencode(path))
 
     def close(self) -> None:
         """Unmounting: stop the sender (pending invalidations no longer matter)."""
