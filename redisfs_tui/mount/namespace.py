@@ -1,5 +1,9 @@
 """Creating, linking, removing and renaming names through FUSE.
 
+Kernel invalidations of other hard-link names are only queued here, never sent by the
+request: libfuse holds path write locks during these operations, and a READ of the other
+name holding that name's pages can be waiting for them.
+
 libfuse's high-level API has two habits handled here: each path is its own kernel
 inode (so changes to a hard-linked inode are pushed to its other names), and a
 file unlinked while open here is renamed to ``.fuse_hidden*`` instead -- which
@@ -98,7 +102,7 @@ class NameOps(OperationParts):
         self.cache.name_added(parent_ino, name)
         self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns)
         self.links.track(ino, existing)
-        self._changed(ino, path)
+        self._changed(ino, path, wait=False)
         return 0
 
     def _removed(self, path: str, parent_ino: int, name: str, ino: int, when: int,
@@ -111,7 +115,7 @@ class NameOps(OperationParts):
             self.cache.update(parent_ino, mtime_ns=when, ctime_ns=when,
                               nlink=parent.nlink - (1 if was_dir else 0))
         self.links.drop_path(ino, path)
-        self._changed(ino, path)
+        self._changed(ino, path, wait=False)
 
     def unlink(self, path: str) -> int:
         self._writable()
@@ -177,7 +181,7 @@ class NameOps(OperationParts):
                 self.cache.forget_ino(ino)
         if replaced is not None and replaced != moved:
             self.links.drop_path(replaced, new)
-            self._changed(replaced)
+            self._changed(replaced, wait=False)
         self.links.moved(old, new)
         return 0
 
@@ -226,5 +230,5 @@ class NameOps(OperationParts):
         self.cache.remember(new, attr, token)
         self.cache.name_added(parent_ino, name)
         self.cache.invalidate(parent_ino)
-        self._changed(ino)
+        self._changed(ino, wait=False)
         return True
