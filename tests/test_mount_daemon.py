@@ -192,9 +192,9 @@ def test_debug_logs_every_call_and_normal_mode_only_warnings(mounter: Mounter, f
     assert (loud.path / "f").read_text() == "x"
     assert not (loud.path / "missing").exists()
     log = loud.log_text()
-    assert "-> getattr('/f'" in log and "<- getattr = {" in log
-    assert "-> getattr('/missing'" in log and "<- getattr: ENOENT" in log
-    assert "-> read(None, " in log and "<- read = <1 bytes>" in log
+    assert "-> lookup(1, 'f')" in log and "<- lookup = {" in log
+    assert "-> lookup(1, 'missing')" in log and "<- lookup: ENOENT" in log
+    assert "-> read(" in log and "<- read = <1 bytes>" in log
 
 
 def test_option_parsing_and_password_stripping():

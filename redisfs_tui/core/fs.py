@@ -315,13 +315,15 @@ class FileSystem(DataOps, XattrOps, PlainOps):
         return int(self._run("unlink", parent, encode_name(name), when, 1))
 
     def rename(self, src_parent: int, src_name: str | bytes, dst_parent: int,
-               dst_name: str | bytes, flags: int = 0) -> None:
-        """rename(2): replaces the target atomically; RENAME_NOREPLACE/EXCHANGE honoured."""
+               dst_name: str | bytes, flags: int = 0) -> tuple[int, int | None]:
+        """rename(2): replaces the target atomically; RENAME_NOREPLACE/EXCHANGE honoured.
+        Returns the moved inode and the one that had the target name (None: none)."""
         self._writable()
         if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) or flags == 3:
             raise FsError(errno.EINVAL, "unsupported rename flags")
-        self._run("rename", src_parent, encode_name(src_name), dst_parent,
-                  encode_name(dst_name), flags, now_ns())
+        moved, replaced = self._run("rename", src_parent, encode_name(src_name), dst_parent,
+                                    encode_name(dst_name), flags, now_ns())
+        return int(moved), int(replaced) or None
 
     # -- attributes -------------------------------------------------------------
     def _setattr(self, ino: int, fields: list[object]) -> Attr:

@@ -1,18 +1,16 @@
 """Short-lived metadata caches of one mount.
 
-The path-based FUSE API asks for attributes by path, often several times per
-syscall.  Answering those from memory for a short time is what makes ``ls -l``
-fast; changes made through this mount update the caches at once, changes made by
-other mounts show after at most ``ttl`` seconds (plus the kernel's own timeouts).
-Attributes are keyed by inode number, so every hard-link name sees the same
-nlink/size/ctime.
+Answering repeated questions from memory for a short time (attributes of files
+being listed, "no such name" while a program creates files, extended attributes the
+kernel asks for on every write) saves Redis round trips; changes made through this
+mount update the caches at once, changes made by other mounts show after at most
+``ttl`` seconds (plus the kernel's own timeouts).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -66,11 +64,6 @@ class TtlCache(Generic[K, V]):
             hit = self._data.pop(key, None)
         return hit[0] if hit else None
 
-    def drop_where(self, predicate: Callable[[K], bool]) -> None:
-        with self._mutex:
-            for key in [k for k in self._data if predicate(k)]:
-                del self._data[key]
-
     def clear(self) -> None:
         with self._mutex:
             self._data.clear()
@@ -85,11 +78,10 @@ class Xattrs:
 
 
 class MetaCache:
-    """Attributes by inode, inode numbers by path, directory listings, xattrs."""
+    """Attributes by inode, directory listings, xattrs."""
 
     def __init__(self, ttl: float) -> None:
         self.attrs: TtlCache[int, Attr] = TtlCache(ttl)
-        self.paths: TtlCache[str, int] = TtlCache(ttl)
         self.xattrs: TtlCache[int, Xattrs] = TtlCache(ttl)
         # directory inode -> every name in it, while known completely (answers
         # "no such name" without asking Redis, like the kernel's negative cache)
@@ -135,24 +127,12 @@ class MetaCache:
             if not self.changed_since(ino, token):
                 self.attrs.put(ino, attr)
 
-    def remember(self, path: str, attr: Attr, token: int) -> None:
-        self.paths.put(path, attr.ino)
-        self.put_attr(attr.ino, attr, token)
-
     def update(self, ino: int, **changes: int) -> None:
         """Adjust a cached attribute in place (e.g. a parent's mtime after create)."""
         with self._epoch_mutex:
             attr = self.attrs.get(ino)
             if attr is not None:
                 self.attrs.put(ino, attr.but(**changes))
-
-    def forget_path(self, path: str) -> int | None:
-        return self.paths.pop(path)
-
-    def forget_tree(self, path: str) -> None:
-        """Drop a directory's path and every cached path below it (rename, rmdir)."""
-        below = path.rstrip("/") + "/"
-        self.paths.drop_where(lambda p: p == path or p.startswith(below))
 
     def forget_ino(self, ino: int) -> None:
         self.invalidate(ino)

@@ -46,16 +46,11 @@ class FileIo(OperationParts):
             self.writeback.flush(state)
 
     # -- FUSE operations -------------------------------------------------------------
-    def open(self, path: str, flags: int) -> int:
+    def open(self, ino: int, flags: int) -> tuple[int, bool]:
+        """A new handle, and whether the kernel may keep the pages it has cached."""
         writing = (flags & os.O_ACCMODE) != os.O_RDONLY or flags & os.O_TRUNC
         if writing and self.read_only:
             raise FsError(errno.EROFS)
-        attr = self._lookup(path)
-        if not attr.is_reg:
-            # the kernel sends OPEN for regular files only: another mount replaced the
-            # name since the kernel looked it up.  ESTALE makes it look the name up again.
-            raise FsError(errno.ESTALE)
-        ino = attr.ino
         handle, state, first = self.handles.open(ino, flags)
         try:
             truncate = bool(flags & os.O_TRUNC)
@@ -66,6 +61,8 @@ class FileIo(OperationParts):
                     attr, state.registered = self.fs.open_handle(ino, truncate, bool(writing))
                 except OSError as exc:
                     state.open_error = exc.errno or errno.EIO
+                    if exc.errno == errno.ENOENT:  # removed by another mount meanwhile
+                        raise FsError(errno.ESTALE) from None
                     raise
                 finally:
                     state.opened.set()
@@ -75,6 +72,7 @@ class FileIo(OperationParts):
                 state.opened.wait(OPEN_WAIT)
                 if state.open_error or not state.opened.is_set():
                     raise FsError(state.open_error or errno.EIO)
+                attr = self._attr(ino)
             if truncate and not first:
                 with state.io_mutex:
                     self.writeback.flush_locked(state)
@@ -83,30 +81,37 @@ class FileIo(OperationParts):
                     state.forget_reads()
             if truncate:
                 self.cache.invalidate(ino)
-                self._changed(ino)
+            keep = self._keep_cache(attr) and not truncate
         except BaseException:
             self._drop_handle(handle.fh)
             raise
-        return handle.fh
+        return handle.fh, keep
 
-    def create(self, path: str, mode: int, flags: int) -> int:
+    def create(self, parent_ino: int, name: str, mode: int, flags: int, uid: int,
+               gid: int) -> tuple[int, dict[str, int]]:
         self._writable()
-        parent_ino, name = self._parent_ino(path)
-        uid, gid, mode = self._owner(parent_ino, stat.S_IFREG | mode)
+        self._check_name(name)
+        uid, gid, mode = self._owner(parent_ino, stat.S_IFREG | mode, uid, gid)
         try:
             attr = self.fs.create(parent_ino, name, mode, uid, gid)
         except FsError as exc:
             if exc.errno == errno.EEXIST and not flags & os.O_EXCL:
-                return self.open(path, flags)  # lost a race with another creator
+                # lost a race with another creator: open theirs
+                existing = self.fs.lookup(parent_ino, name)
+                if existing.is_dir:
+                    raise FsError(errno.EISDIR) from None
+                if not existing.is_reg:
+                    raise
+                fh, _keep = self.open(existing.ino, flags)
+                return fh, self._consistent_stat(existing.ino)
             raise
         handle, state, _first = self.handles.open(attr.ino, flags)
         state.registered = True  # create() recorded the open handle in Redis
         state.opened.set()
         state.size_hint = 0
-        self._new_entry(path, parent_ino, name, attr)
-        return handle.fh
+        return handle.fh, self._new_entry(parent_ino, name, attr)
 
-    def read(self, path: str | None, size: int, offset: int, fh: int) -> memoryview | bytearray:
+    def read(self, ino: int, size: int, offset: int, fh: int) -> memoryview | bytearray:
         """Views into the window fetched from Redis: no copy until libfuse's buffer."""
         state = self._state(fh)
         if self.writeback.dirty(state):
@@ -130,20 +135,15 @@ class FileIo(OperationParts):
             state.keep_window(offset, data, generation)
         return memoryview(data)[:size]
 
-    def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
+    def write(self, ino: int, data: bytes, offset: int, fh: int) -> int:
         self._writable()
         state = self._state(fh)
         if "mtime" in state.pending:  # a utimens before this write must not win over it
             self.writeback.flush(state)
         self.writeback.add(state, offset, data)
-        if self.links:
-            # the kernel's copies of the other names must learn the new size and mtime;
-            # queued, not waited for: the kernel holds this name's pages during the write
-            # and a write through another name may hold that name's
-            self._changed(state.ino, path, wait=False)
         return len(data)
 
-    def flush(self, path: str | None, fh: int) -> int:
+    def flush(self, ino: int, fh: int) -> None:
         handle = self.handles.get(fh)
         if handle is not None:
             try:
@@ -151,54 +151,51 @@ class FileIo(OperationParts):
             except OSError:
                 # the kernel's page cache already holds the refused bytes (EROFS, ENOSPC):
                 # drop it, or readers would see data Redis never stored
-                if path:
-                    self.kernel.invalidate(path)
+                if self.kernel is not None:
+                    self.kernel.invalidate(handle.ino)
                 raise
-        return 0
 
-    def fsync(self, path: str | None, datasync: int, fh: int) -> int:
-        return self.flush(path, fh)
+    def fsync(self, ino: int, fh: int) -> None:
+        self.flush(ino, fh)
 
-    def release(self, path: str | None, fh: int) -> int:
+    def release(self, ino: int, fh: int) -> None:
         handle = self.handles.get(fh)
         if handle is None:
-            return 0
+            return
         try:
             self._flush_ino(handle.ino)
         except OSError as exc:
             log.error("close: lost buffered data of inode %d: %s", handle.ino, exc.strerror)
         self._drop_handle(fh)
-        return 0
 
     def _drop_handle(self, fh: int) -> None:
         _handle, state, last = self.handles.close(fh)
         if state is not None and last and state.registered:
             self.writeback.release_later(state.ino)
 
-    def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
+    def truncate(self, ino: int, length: int) -> None:
         self._writable()
-        ino = self._ino(path, fh)
         state = self.handles.state(ino)
-        if state is not None:
-            with state.io_mutex:
-                self.writeback.flush_locked(state)
+        try:
+            if state is not None:
+                with state.io_mutex:
+                    self.writeback.flush_locked(state)
+                    self.fs.truncate(ino, length)
+                    state.size_hint = length
+                    state.forget_reads()
+            else:
                 self.fs.truncate(ino, length)
-                state.size_hint = length
-                state.forget_reads()
-        else:
-            self.fs.truncate(ino, length)
+        except FsError as exc:
+            if exc.errno == errno.ENOENT:
+                raise FsError(errno.ESTALE) from None
+            raise
         self.cache.invalidate(ino)
-        self._changed(ino, path)
-        return 0
 
-    def fallocate(self, path: str | None, mode: int, offset: int, length: int,
-                  fh: int | None = None) -> int:
+    def fallocate(self, ino: int, mode: int, offset: int, length: int, fh: int) -> None:
         """Mode 0 only: make the file at least offset+length long (stays sparse)."""
         self._writable()
         if mode != 0:
             raise FsError(errno.EOPNOTSUPP)
-        ino = self._ino(path, fh)
         self._flush_ino(ino)
         if self.fs.getattr(ino).size < offset + length:
-            self.truncate(path, offset + length, fh)
-        return 0
+            self.truncate(ino, offset + length)

@@ -1,5 +1,5 @@
 """What the operation mixins (fileio, namespace, xattrs) expect from the class that
-combines them (operations.RedisFsOperations): shared state and path helpers."""
+combines them (operations.RedisFsOperations): shared state and helpers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..core import Attr, FileSystem
-    from ._fuse import KernelCache
     from .caches import MetaCache
+    from .lowlevel import KernelCache
 
 
 class OperationParts:
@@ -16,26 +16,29 @@ class OperationParts:
 
     fs: FileSystem
     cache: MetaCache
-    kernel: KernelCache
+    kernel: KernelCache | None
     read_only: bool
 
     def _writable(self) -> None:
         raise NotImplementedError
 
-    def _lookup(self, path: str) -> Attr:
+    def _check_name(self, name: str) -> None:
         raise NotImplementedError
 
-    def _ino(self, path: str | None, fh: int | None = None) -> int:
+    def _attr(self, ino: int) -> Attr:
         raise NotImplementedError
 
-    def _parent_ino(self, path: str) -> tuple[int, str]:
+    def _new_entry(self, parent_ino: int, name: str, attr: Attr) -> dict[str, int]:
         raise NotImplementedError
 
-    def _new_entry(self, path: str, parent_ino: int, name: str, attr: Attr) -> None:
+    def _owner(self, parent_ino: int, mode: int, uid: int, gid: int) -> tuple[int, int, int]:
         raise NotImplementedError
 
-    def _owner(self, parent_ino: int, mode: int) -> tuple[int, int, int]:
+    def _consistent_stat(self, ino: int) -> dict[str, int]:
         raise NotImplementedError
 
-    def _changed(self, ino: int, path: str | None = None, wait: bool = True) -> None:
+    def _to_stat(self, attr: Attr) -> dict[str, int]:
+        raise NotImplementedError
+
+    def _keep_cache(self, attr: Attr) -> bool:
         raise NotImplementedError

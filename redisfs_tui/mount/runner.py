@@ -25,11 +25,12 @@ from ..core import FileSystem, FsError, Keys, NoSuchFilesystem, connect, redacte
 from ..core.access import AccessDenied, check_access
 from ..core.guards import EvictingServer, check_eviction, read_policy
 from ..core.registry import list_mounts, reap_dead_mounts, register_mount
-from ._fuse import FUSE3, RedisFUSE, library_version
 from .config import MountConfig
 from .logsetup import LogSetup
+from .lowlevel import Session, library_version
 from .operations import RedisFsOperations
 from .redisio import tune, tune_malloc
+from .requests import Requests
 from .trace import instrument
 
 log = logging.getLogger("redisfs")
@@ -140,30 +141,34 @@ def reap_at_start(fs: FileSystem) -> None:
         log.warning("could not release the files of dead mounts: %s", exc.strerror or exc)
 
 
-def fuse_options(config: MountConfig, fs: FileSystem) -> dict[str, Any]:
-    """Options for libfuse: ours first, then whatever the user passed with -o."""
-    opts: dict[str, Any] = {
+# libfuse's high-level options, which its low-level API refuses: the ones that have a
+# redisfs equivalent are read by the command line (config.py); these are dropped
+HIGH_LEVEL_OPTIONS = {"use_ino", "readdir_ino", "auto_cache", "noauto_cache", "kernel_cache",
+                      "hard_remove", "big_writes", "max_idle_threads", "max_threads",
+                      "nonempty", "direct_io", "ac_attr_timeout", "intr", "remember"}
+THREADS = 16  # libfuse workers serving requests (Redis round trips overlap across them)
+
+
+def fuse_options(config: MountConfig, fs: FileSystem) -> list[str]:
+    """-o options for libfuse and the kernel: ours first, then the user's."""
+    opts: dict[str, str | bool] = {
         "fsname": re.sub(r"[,\s]", "_", f"{fs.prefix}@{server_label(config.server.url)}"),
         "subtype": "redisfs",
         "default_permissions": True,  # the kernel checks modes; we never see EACCES cases
-        "use_ino": True,
-        "entry_timeout": config.entry_timeout,
-        "negative_timeout": config.negative_timeout,
-        "attr_timeout": config.attr_timeout,
-        "auto_cache": True,  # keep page cache across opens while mtime/size are unchanged
         "noatime": True,  # reads never write; atime changes only through utimens
     }
-    if FUSE3:
-        opts["max_idle_threads"] = 16  # libfuse 3.14 warns about its own default otherwise
-    else:
-        opts["big_writes"] = True
     if {"atime", "relatime", "strictatime"} & set(config.fuse_options):
         del opts["noatime"]
-    opts.update(config.fuse_options)
+    for key, value in config.fuse_options.items():
+        if key.split("=", 1)[0] in HIGH_LEVEL_OPTIONS:
+            log.info("-o %s: not needed with redisfs, ignored", key)
+            continue
+        opts[key] = value
     if fs.read_only:
         opts["ro"] = True
     opts.pop("rw", None)
-    return opts
+    return [key if value is True else f"{key}={value}" for key, value in opts.items()
+            if value is not False]
 
 
 def mount_device(mountpoint: str) -> str | None:
@@ -243,16 +248,21 @@ def run(config: MountConfig) -> int:
 
     ops.on_ready = on_ready
     ops.on_shutdown = on_shutdown
+    requests = Requests(ops, config.entry_timeout, config.attr_timeout,
+                        config.negative_timeout)
+    session = Session(requests.table(), config.mountpoint, fuse_options(config, fs))
+    requests.session = session
+    ops.kernel = session.kernel
     try:
-        RedisFUSE(ops, config.mountpoint, foreground=True, nothreads=config.single_threaded,
-                  **fuse_options(config, fs))
-    except RuntimeError as exc:
-        if live:  # libfuse reports the signal that ended a live mount as a failure
-            return 0
-        raise MountError(f"mounting on {config.mountpoint} failed (libfuse status {exc})") \
-            from exc
+        session.run(None if config.single_threaded else THREADS)
+    except OSError as exc:
+        raise MountError(f"{exc.strerror} (see the messages above)") from exc
     finally:
         fs.client.close()
+    if requests.critical is not None:
+        raise requests.critical
+    if not live:
+        raise MountError(f"mounting on {config.mountpoint} failed")
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Error mapping (for ``RedisFUSE._wrapper``) and ``--debug`` call tracing.
+"""Error mapping (for requests.Requests) and ``--debug`` call tracing.
 
 Any failure becomes an errno: FsError keeps its own, anything unexpected is logged
-with its traceback and answered with EIO (mfusepy would say EINVAL).  Redis
+with its traceback and answered with EIO.  Redis
 outages are logged as warnings, at most one line every few seconds.
 """
 
@@ -19,11 +19,10 @@ from typing import Any
 log = logging.getLogger("redisfs.fuse")
 
 FUSE_OPERATIONS = (
-    "getattr", "readlink", "mknod", "mkdir", "unlink", "rmdir", "symlink", "rename", "link",
-    "chmod", "chown", "truncate", "open", "read", "write", "statfs", "flush", "release",
+    "lookup", "getattr", "setattr", "readlink", "mknod", "mkdir", "unlink", "rmdir",
+    "symlink", "rename", "link", "open", "read", "write", "statfs", "flush", "release",
     "fsync", "setxattr", "getxattr", "listxattr", "removexattr", "opendir", "readdir",
-    "releasedir", "fsyncdir", "destroy", "access", "create", "utimens", "ioctl", "fallocate",
-    "readdir_page",
+    "releasedir", "destroy", "create", "fallocate",
 )
 OUTAGE_LOG_INTERVAL = 5.0
 
@@ -39,8 +38,8 @@ def keep_thread_state() -> None:
     contexts there) would be rebuilt on every FUSE request.  One extra PyGILState
     reference keeps the state for the thread's lifetime (and spares building and
     destroying a thread state on every request: ~10 µs each here).  libfuse joins its
-    workers before the interpreter shuts down, and with ``max_idle_threads`` above
-    libfuse's ``max_threads`` (16 > 10) no worker ever exits early, so no pinned state
+    workers before the interpreter shuts down, and with as many idle threads allowed
+    as workers (lowlevel.Session.run) no worker ever exits early, so no pinned state
     is orphaned.  A ``threading.local`` flag (not the thread id, which a new thread
     may reuse) tells whether this thread state is the pinned one.
     """
@@ -115,7 +114,7 @@ def _traced(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
             code = errno_of(exc)
             log.debug("<- %s: %s (%.0f µs)", name, errno.errorcode.get(code, code),
                       (time.perf_counter() - started) * 1e6)
-            raise  # RedisFUSE._wrapper maps and reports it
+            raise  # requests.Requests maps and reports it
         log.debug("<- %s = %s (%.0f µs)", name, _short(result),
                   (time.perf_counter() - started) * 1e6)
         return result
@@ -127,11 +126,11 @@ def instrument(operations: object, debug: bool) -> None:
     """With --debug, replace each implemented FUSE operation by a traced one.
 
     Without it nothing is wrapped: error mapping happens once per request in
-    ``RedisFUSE._wrapper`` (every extra Python frame costs on each request)."""
+    requests.Requests (every extra Python frame costs on each request)."""
     if not debug:
         return
     for name in FUSE_OPERATIONS:
         method = getattr(operations, name, None)
-        if method is None or getattr(method, "libfuse_ignore", False):
+        if method is None:
             continue
         setattr(operations, name, _traced(name, method))

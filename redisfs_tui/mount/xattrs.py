@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING
 
 from ..core import FsError
 from .parts import OperationParts
-
-if TYPE_CHECKING:
-    pass
 
 # Not stored: the kernel would not enforce ACLs kept as plain xattrs, and there is no
 # SELinux labelling.  EOPNOTSUPP also tells ls/cp to stop asking for every file.
@@ -26,10 +22,9 @@ UNSUPPORTED_XATTRS = frozenset(
 class XattrOps(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
 
-    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
+    def getxattr(self, ino: int, name: str) -> bytes:
         if name in UNSUPPORTED_XATTRS:
             raise FsError(errno.EOPNOTSUPP)
-        ino = self._ino(path)
         known, value = self.cache.xattr(ino, name)
         if not known:
             try:
@@ -43,28 +38,21 @@ class XattrOps(OperationParts):
             raise FsError(errno.ENODATA)
         return value
 
-    def listxattr(self, path: str) -> list[str]:
-        return [os.fsdecode(name) for name in self.fs.listxattr(self._ino(path))]
+    def listxattr(self, ino: int) -> list[str]:
+        return [os.fsdecode(name) for name in self.fs.listxattr(ino)]
 
-    def setxattr(self, path: str, name: str, value: bytes, options: int,
-                 position: int = 0) -> int:
+    def setxattr(self, ino: int, name: str, value: bytes, options: int) -> None:
         self._writable()
         if name in UNSUPPORTED_XATTRS:
             raise FsError(errno.EOPNOTSUPP)
-        ino = self._ino(path)
         self.fs.setxattr(ino, name, value, options)
         self.cache.set_xattr(ino, name, value)
         self.cache.invalidate(ino)
-        self._changed(ino, path)
-        return 0
 
-    def removexattr(self, path: str, name: str) -> int:
+    def removexattr(self, ino: int, name: str) -> None:
         self._writable()
         if name in UNSUPPORTED_XATTRS:
             raise FsError(errno.EOPNOTSUPP)
-        ino = self._ino(path)
         self.fs.removexattr(ino, name)
         self.cache.set_xattr(ino, name, None)
         self.cache.invalidate(ino)
-        self._changed(ino, path)
-        return 0

@@ -12,7 +12,7 @@ if not smode then return fail('ENOENT') end
 local dino = redis.call('HGET', dkey(dp), dname)
 if flags == 2 and not dino then return fail('ENOENT') end
 if dino and flags == 1 then return fail('EEXIST') end
-if dino == sino then return 0 end
+if dino == sino then return {sino, dino} end
 -- true when `start` is `ancestor` or lies below it (walks parent pointers up to the root)
 local function inside(ancestor, start)
   local cur = start
@@ -67,4 +67,4 @@ end
 redis.call('HSET', ikey(sino), 'parent', dp, 'ctime', now)
 touch(sp, now)
 if dp ~= sp then touch(dp, now) end
-return 1
+return {sino, dino or '0'}
