@@ -13,7 +13,7 @@ or corruption does not spoil the next run)::
 
 Modes: ``plain`` (one process), ``mmap``, ``workers`` (4 workers on one file), ``link``
 (writes through one hard-link name, 2 reader processes on the other), ``link-cross``
-(every op picks a name: fails, a known limit of the path-based API), ``all`` (3
+(every op picks a name), ``all`` (3
 workers, mmap, links, a reader), ``nohole``, ``nohole-mmap``, ``nohole-workers`` (never
 a sparse range), ``ns`` (the namespace storm: needs --second or --spawn).  A run that
 hangs is aborted (the FUSE connection) and counted as HANG; with --spawn the next run

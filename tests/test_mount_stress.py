@@ -132,11 +132,17 @@ def test_fsx_workers_with_mmap(mounter: Mounter, fs: FileSystem):
 
 def test_fsx_hard_links_with_readers(mounter: Mounter, fs: FileSystem):
     """Writes through one name while other processes open/read/close the second name
-    (the deadlock of issue 8); the second name shows the data after the run.  (Every
-    op picking a name at random -- bench/stress.py's link-cross mode -- fails: with the
-    path-based API each name has its own kernel cache; see README, known limits.)"""
+    (the deadlock of issue 8); the second name shows the data after the run."""
     mount = stress_mount(mounter, fs)
     check(fsx(mount, 8, 3000, link=True, readers=2, cross=False), mount)
+
+
+def test_fsx_hard_links_across_names(mounter: Mounter, fs: FileSystem):
+    """Every operation picks one of two hard-link names (bench/stress.py's link-cross
+    mode): every read and stat must see what was written through the other name.  The
+    path-based daemon failed this: each name had its own kernel cache."""
+    mount = stress_mount(mounter, fs)
+    check(fsx(mount, 10, 3000, link=True, readers=2), mount)
 
 
 @MMAP_WORKERS_RACE
