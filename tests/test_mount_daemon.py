@@ -176,7 +176,8 @@ def test_password_never_appears_in_process_arguments(private_redis, tmp_path: Pa
         assert (by_env.path / "ok").read_text() == "authenticated"
     finally:
         m.cleanup()
-    result = daemon("--url", server.url, "--prefix", "auth", "--mount", str(tmp_path),
+    (tmp_path / "empty").mkdir()
+    result = daemon("--url", server.url, "--prefix", "auth", "--mount", str(tmp_path / "empty"),
                     "--foreground", env={**os.environ, "REDISFS_PASSWORD": "wrong"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "authentication failed" in result.stderr.lower()
@@ -259,3 +260,56 @@ def test_damaged_data_is_euclean_through_the_mount_and_logged(mounter: Mounter,
     log = mount.log_text()
     assert "damaged block" in log and "fsck" in log
     assert log.count("WARNING redisfs.fuse: read failed") == 1  # three reads, one warning
+
+
+def mounts_on(path: Path) -> int:
+    """How many filesystems are stacked on ``path`` (read from mountinfo, no stat)."""
+    escaped = str(path).replace(" ", "\\040")
+    return sum(1 for line in Path("/proc/self/mountinfo").read_text().splitlines()
+               if line.split(" ")[4] == escaped)
+
+
+def test_a_second_mount_on_a_mount_point_is_refused(redis_server, mounter: Mounter,
+                                                    fs: FileSystem, tmp_path: Path):
+    """Running redisfs twice on one directory used to stack a second mount silently."""
+    mount = mounter.mount(fs.prefix)
+    (mount.path / "first").write_text("1")
+    link = tmp_path / "link-to-mount"
+    link.symlink_to(mount.path)
+    try:
+        for where in (mount.path, link):
+            result = daemon("--url", redis_server.url, "--prefix", fs.prefix, "--mount",
+                            str(where), "--log-file", str(tmp_path / "second.log"))
+            assert result.returncode == 1, result.stderr
+            assert "already a mount point (fuse.redisfs)" in result.stderr, result.stderr
+            assert f"fusermount3 -u {mount.path}" in result.stderr
+            assert "Traceback" not in result.stderr
+            assert mounts_on(mount.path) == 1
+        assert (mount.path / "first").read_text() == "1"  # the first mount still serves
+    finally:
+        for _ in range(3):  # a stacked mount (the bug) must not outlive the test
+            if mounts_on(mount.path) > 1:
+                spawn.unmount(mount.path, lazy=True)
+
+
+def test_a_directory_with_files_is_mounted_on_only_with_nonempty(redis_server, fs: FileSystem,
+                                                                 tmp_path: Path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    (mnt / "local-file").write_text("would be hidden")
+    common = ["--url", redis_server.url, "--prefix", fs.prefix, "--mount", str(mnt),
+              "--log-file", str(tmp_path / "log")]
+    try:
+        result = daemon(*common)
+        assert result.returncode == 1, result.stderr
+        assert "is not empty" in result.stderr and "-o nonempty" in result.stderr
+        assert "Traceback" not in result.stderr and mounts_on(mnt) == 0
+        proc = spawn.spawn([*common, "-o", "nonempty"], mnt)  # libfuse 3 rejects the option
+        try:
+            assert os.listdir(mnt) == []  # the filesystem, not the directory's files
+        finally:
+            assert spawn.stop(proc, mnt) == 0
+        assert os.listdir(mnt) == ["local-file"]
+    finally:
+        while mounts_on(mnt):
+            spawn.unmount(mnt, lazy=True)

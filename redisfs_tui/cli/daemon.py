@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
-                        "password_file=, ro, debug, mkfs, allow_eviction, ...) and FUSE "
-                        "options (allow_other, default_permissions, auto_unmount, ...)")
+                        "password_file=, ro, debug, mkfs, allow_eviction, nonempty (mount "
+                        "over a directory that has files), ...) and FUSE options "
+                        "(allow_other, default_permissions, auto_unmount, ...)")
     p.add_argument("--version", action="version", version=f"redisfs {__version__}")
     return p
 
@@ -234,9 +235,16 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except UsageError as exc:
         parser.error(str(exc))
-    from ..mount.runner import MountError, run
+    from ..mount._fuse import FUSE3
+    from ..mount.runner import MountError, check_mountpoint, run
 
     try:
+        # -o nonempty is ours to decide: libfuse 3 mounts over files silently (and
+        # rejects the option), libfuse 2 wants it passed on
+        allow_nonempty = bool(config.fuse_options.pop("nonempty", False))
+        config.mountpoint = check_mountpoint(config.mountpoint, allow_nonempty=allow_nonempty)
+        if allow_nonempty and not FUSE3:
+            config.fuse_options["nonempty"] = True
         return run(config)
     except MountError as exc:
         print(f"redisfs: error: {exc}", file=sys.stderr)
