@@ -17,7 +17,7 @@ import pytest
 import redis
 from mount_fixtures import Mounter, wait_until
 
-from redisfs_tui.cli.daemon import build_parser, config_from_args, split_options, strip_password
+from redisfs_tui.cli.daemon import build_parser, config_from_args, scrub_argv, split_options
 from redisfs_tui.core import FileSystem
 from redisfs_tui.core.registry import list_mounts
 from redisfs_tui.mount import spawn
@@ -174,6 +174,20 @@ def test_password_never_appears_in_process_arguments(private_redis, tmp_path: Pa
         by_env = m.mount("auth", password="s3cret-pw")  # REDISFS_PASSWORD
         assert b"s3cret-pw" not in Path(f"/proc/{by_env.proc.pid}/cmdline").read_bytes()
         assert (by_env.path / "ok").read_text() == "authenticated"
+        by_env.stop()
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        mnt = tmp_path / "by-url"
+        mnt.mkdir()
+        for args in (["--url", f"redis://:s3cret-pw@127.0.0.1:{port}/0", "--mount", str(mnt)],
+                     ["auth", str(mnt), "-o", f"url=redis://default:s3cret-pw@127.0.0.1:{port}"]):
+            proc = spawn.spawn([*args, "--prefix", "auth"], mnt)  # in the URL, twice
+            try:
+                cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+                assert b"s3cret-pw" not in cmdline and f"127.0.0.1:{port}".encode() in cmdline
+                assert b"s3cret-pw" not in Path(f"/proc/{proc.pid}/environ").read_bytes()
+                assert (mnt / "ok").read_text() == "authenticated"
+            finally:
+                assert spawn.stop(proc, mnt) == 0
     finally:
         m.cleanup()
     (tmp_path / "empty").mkdir()
@@ -199,11 +213,16 @@ def test_debug_logs_every_call_and_normal_mode_only_warnings(mounter: Mounter, f
 
 
 def test_option_parsing_and_password_stripping():
-    clean, password = strip_password(
+    clean = scrub_argv(
         ["skx", "/mnt", "-o", "host=h,password=pw1,allow_other", "--password=pw2", "-f"])
-    assert clean == ["skx", "/mnt", "-o", "host=h,allow_other", "-f"] and password == "pw2"
-    assert strip_password(["-opassword=x", "--password", "y", "/m"]) == (["/m"], "y")
-    assert strip_password(["-o", "password=only"]) == ([], "only")
+    assert clean == ["skx", "/mnt", "-o", "host=h,allow_other", "-f"]
+    assert scrub_argv(["-opassword=x", "--password", "y", "/m"]) == ["/m"]
+    assert scrub_argv(["-o", "password=only"]) == []
+    assert scrub_argv(["--url=redis://:p@ss@h:1/0", "--url", "rediss://al:pw@h",
+                       "-ourl=unix://u:pw@/run/r.sock,ro", "-o", "ro,url=redis://:pw@h,rw",
+                       "--url=redis://alice@h/0"]) == [
+        "--url=redis://h:1/0", "--url", "rediss://al@h", "-ourl=unix://u@/run/r.sock,ro",
+        "-o", "ro,url=redis://h,rw", "--url=redis://alice@h/0"]
     ours, fuse = split_options(["rw,host=h,port=7000,ro,allow_other,_netdev,x-systemd.foo",
                                 "max_read=65536,debug"])
     assert ours == {"host": "h", "port": "7000", "read_only": True, "debug": True}

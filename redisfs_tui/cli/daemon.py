@@ -3,13 +3,16 @@
 Seed-compatible flags (``--host --port --mount --read-only --debug --prefix``), a
 URL, and the mount-helper form ``redisfs PREFIX MOUNTPOINT -o opt,opt`` that
 ``mount -t fuse.redisfs`` and fstab use.  A password never stays in the process
-arguments: given on the command line it is moved to the environment by re-executing.
+arguments: given on the command line (a flag, an -o item or in the URL) it is taken out
+by re-executing with the real arguments handed over in a memfd (see hide_password).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
 
 from .. import __version__
@@ -38,6 +41,10 @@ FLAG_OPTIONS = {"ro": "read_only", "read_only": "read_only", "debug": "debug",
                 "foreground": "foreground", "mkfs": "mkfs", "allow_eviction": "allow_eviction"}
 IGNORED_OPTIONS = {"rw", "_netdev", "nofail", "auto", "noauto", "user", "users", "nouser",
                    "defaults"}
+
+
+# the re-executed daemon finds its real arguments on this descriptor (see hide_password)
+ARGV_FD_ENV = "REDISFS_ARGV_FD"
 
 
 class UsageError(Exception):
@@ -105,50 +112,89 @@ def split_options(values: list[str]) -> tuple[dict[str, str | bool], dict[str, s
     return ours, fuse
 
 
-def _without_password(text: str) -> tuple[str, str | None]:
-    kept, found = [], None
-    for item in text.split(","):
-        if item.startswith("password="):
-            found = item.split("=", 1)[1]
-        else:
-            kept.append(item)
-    return ",".join(kept), found
+def _without_password(text: str) -> str:
+    return ",".join(item for item in text.split(",") if not item.startswith("password="))
 
 
-def strip_password(argv: list[str]) -> tuple[list[str], str | None]:
-    """argv without any password (flag or -o item), and the password found."""
+# the userinfo of a URL, up to the last "@" before the path (or the next -o item)
+_URL_USERINFO = re.compile(r"://([^/?#,]*)@")
+
+
+def _url_without_password(match: re.Match[str]) -> str:
+    user, has_password, _ = match.group(1).partition(":")
+    if not has_password:
+        return match.group(0)
+    return f"://{user}@" if user else "://"
+
+
+def scrub_argv(argv: list[str]) -> list[str]:
+    """argv with every password taken out: ``--password X``, ``-o password=X`` and the
+    password of any URL (``--url=redis://user:X@host``, ``-o url=...``)."""
     clean: list[str] = []
-    password = None
     args = iter(argv)
     for arg in args:
         if arg == "--password":
-            password = next(args, "")
+            next(args, None)
         elif arg.startswith("--password="):
-            password = arg.split("=", 1)[1]
+            pass
         elif arg == "-o":
-            text, found = _without_password(next(args, ""))
-            password = found if found is not None else password
+            text = _without_password(next(args, ""))
             if text:
                 clean += ["-o", text]
         elif arg.startswith("-o"):
-            text, found = _without_password(arg[2:])
-            password = found if found is not None else password
+            text = _without_password(arg[2:])
             if text:
                 clean.append("-o" + text)
         else:
             clean.append(arg)
-    return clean, password
+    return [_URL_USERINFO.sub(_url_without_password, arg) for arg in clean]
 
 
-def hide_password(argv: list[str]) -> None:
-    """Re-execute without the password in argv (argv is world-readable in /proc)."""
-    clean, password = strip_password(argv)
-    if password is None:
-        return
+def hide_password(argv: list[str]) -> list[str]:
+    """The arguments to parse, after making sure no password stays in this process's
+    argv (world-readable in /proc/PID/cmdline and ``ps`` for the life of the mount).
+
+    When argv holds one, the process re-executes itself with the scrubbed argv and
+    hands the real arguments over in an anonymous memory file (memfd) whose descriptor
+    number is in $REDISFS_ARGV_FD: it is read and closed at once, so neither argv nor
+    the environment keeps the password.
+    """
+    inherited = os.environ.pop(ARGV_FD_ENV, None)
+    if inherited is not None:
+        return _read_argv(inherited)
+    clean = scrub_argv(argv)
+    if clean == argv:
+        return argv
+    payload = json.dumps(argv).encode()
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("redisfs-argv", 0)  # no MFD_CLOEXEC: exec keeps it open
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    else:  # a pipe holds 64 KiB before write() blocks; argv is far smaller in practice
+        fd, write_end = os.pipe()
+        os.write(write_end, payload)
+        os.close(write_end)
+        os.set_inheritable(fd, True)
     env = dict(os.environ)
-    env[PASSWORD_ENV] = password
+    env[ARGV_FD_ENV] = str(fd)
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, "-m", "redisfs_tui.cli.daemon", *clean], env)
+    raise AssertionError("execve returned")
+
+
+def _read_argv(fd_text: str) -> list[str]:
+    try:
+        with os.fdopen(int(fd_text), "rb") as handle:
+            argv = json.loads(handle.read(1 << 20))
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise ValueError("not a list of strings")
+    except (OSError, ValueError) as exc:
+        print(f"redisfs: error: cannot read the arguments from ${ARGV_FD_ENV}={fd_text}: "
+              f"{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return argv
 
 
 def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazily)
@@ -198,7 +244,7 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
     try:
         server = ServerSpec.from_parts(
             url=url, host=host, port=port,
-            username=pick("username", str), password=None,
+            username=pick("username", str), password=pick("password", str),
             password_file=pick("password_file", str))
     except OSError as exc:
         raise UsageError(f"cannot read the password file: {exc.strerror}") from exc
@@ -227,8 +273,7 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    hide_password(argv)
+    argv = hide_password(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
