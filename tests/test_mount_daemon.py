@@ -62,21 +62,40 @@ def test_missing_filesystem_and_newer_format_are_clear_errors(redis_server, clie
 
 
 def test_bad_arguments_exit_with_a_message(redis_server, tmp_path: Path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
     cases = [
-        (["--port", "notaport", "--mount", str(tmp_path)], 2, "invalid int value"),
-        (["--prefix", "a b", "--mount", str(tmp_path)], 2, "invalid prefix"),
+        (["--port", "notaport", "--mount", str(mnt)], 2, "invalid int value"),
+        (["--prefix", "a b", "--mount", str(mnt)], 2, "invalid prefix"),
         (["--url", redis_server.url], 2, "no mountpoint given"),
-        (["--url", redis_server.url, "--mount", str(tmp_path / "missing")], 1, "does not exist"),
-        (["--url", "redis://127.0.0.1:1/0", "--timeout", "0.5", "--mount", str(tmp_path)], 1,
+        (["--url", redis_server.url, "--mount", str(mnt / "missing")], 1, "does not exist"),
+        (["--url", "redis://127.0.0.1:1/0", "--timeout", "0.5", "--mount", str(mnt)], 1,
          "cannot connect to Redis"),
-        (["--url", redis_server.url, "--mount", str(tmp_path), "-o", "timeout=-1"], 2,
+        (["--url", redis_server.url, "--mount", str(mnt), "-o", "timeout=-1"], 2,
          "must be a number >= 0"),
+    ]
+    bad_pw = tmp_path / "latin1.pw"
+    bad_pw.write_bytes("pässwörd\n".encode("latin-1"))
+    server = ["--url", redis_server.url, "--mount", str(mnt)]
+    cases += [  # issue 9: these were tracebacks, "internal error"s or silent defaults
+        (["--url", "foo://h", "--mount", str(mnt)], 2, "bad Redis URL 'foo://h'"),
+        (["--url", "redis://:pw@h:99999", "--mount", str(mnt)], 2, "Port out of range"),
+        (["--url", "redis://[::1", "--mount", str(mnt)], 2, "Invalid IPv6 URL"),
+        (["--url", "redis://h/zero", "--mount", str(mnt)], 2, "database number"),
+        (["--url", "unix://", "--mount", str(mnt)], 2, "needs a socket path"),
+        ([*server, "--timeout=1e308"], 2, "timeout must be at most 86400 seconds"),
+        ([*server, "-o", "attr_timeout=1e308"], 2, "attr_timeout must be at most"),
+        ([*server, "--password-file", str(bad_pw)], 2, f"{bad_pw} is not UTF-8 text"),
+        ([*server, "--password-file=/dev/zero"], 2, "longer than 4096 bytes"),
+        ([*server, "--prefix="], 2, "empty prefix"),
+        ([*server, "-o", "prefix="], 2, "empty prefix"),
     ]
     for args, code, message in cases:
         result = daemon(*args)
         assert result.returncode == code, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
-        assert "Traceback" not in result.stderr
+        assert "Traceback" not in result.stderr and "pw@" not in result.stderr
+        assert not spawn.is_mounted(mnt)
 
 
 def test_mkfs_then_detach_then_fusermount_unmounts(redis_server, client, tmp_path: Path):

@@ -153,3 +153,21 @@ def test_diff_compares_contents_not_encodings(client: redis.Redis, fs: FileSyste
     changed = copy.resolve("/changed").ino
     copy.write(changed, fs.block_size + 7, b"X")
     assert {(d.path, d.change) for d in snap.diff(fs, copy)} == {("/changed", "modified")}
+
+
+def test_snapshot_cli_bad_url_and_password_file_are_usage_errors(redis_server: LocalRedis,
+                                                                 tmp_path) -> None:
+    """They were tracebacks (UnicodeDecodeError, ValueError) or an unbounded read."""
+    latin1 = tmp_path / "latin1.pw"
+    latin1.write_bytes("pässwörd\n".encode("latin-1"))
+    cmd = [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--list"]
+    for args, message in (
+        (["--url", redis_server.url, "--password-file", str(latin1)], "is not UTF-8 text"),
+        (["--url", redis_server.url, "--password-file=/dev/zero"], "longer than 4096 bytes"),
+        (["--url", "redis://:pw@h:99999", "--host", "127.0.0.1"], "Port out of range"),
+        (["--url", "redis://127.0.0.1/x"], "database number"),
+    ):
+        done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "pw@" not in done.stderr

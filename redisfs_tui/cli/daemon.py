@@ -43,6 +43,9 @@ IGNORED_OPTIONS = {"rw", "_netdev", "nofail", "auto", "noauto", "user", "users",
                    "defaults"}
 
 
+# every option given in seconds (timeouts, cache lifetimes) is at most this
+MAX_SECONDS = 86400
+
 # the re-executed daemon finds its real arguments on this descriptor (see hide_password)
 ARGV_FD_ENV = "REDISFS_ARGV_FD"
 
@@ -199,6 +202,7 @@ def _read_argv(fd_text: str) -> list[str]:
 
 def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazily)
     from ..core import ServerSpec
+    from ..core.connection import BadServerSpec, check_url, read_password_file
     from ..mount.config import DEFAULT_PREFIX, MountConfig
 
     ours, fuse = split_options(args.options)
@@ -206,18 +210,21 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
     if len(positional) > 2:
         raise UsageError(f"too many arguments: {' '.join(positional)}")
     mountpoint = args.mount
-    prefix = args.prefix or ours.get("prefix")
+    prefix = args.prefix if args.prefix is not None else ours.get("prefix")
     if len(positional) == 2:
-        prefix = prefix or positional[0]
+        prefix = positional[0] if prefix is None else prefix
         mountpoint = mountpoint or positional[1]
     elif len(positional) == 1:
         if mountpoint:
-            prefix = prefix or positional[0]
+            prefix = positional[0] if prefix is None else prefix
         else:
             mountpoint = positional[0]
     if not mountpoint:
         raise UsageError("no mountpoint given (--mount=DIR or redisfs PREFIX DIR)")
-    prefix = str(prefix or DEFAULT_PREFIX)
+    prefix = DEFAULT_PREFIX if prefix is None else str(prefix)
+    if not prefix:  # an empty --prefix= is a mistake, not a request for the default
+        raise UsageError(f"empty prefix: name the filesystem (leave the option out for "
+                         f"{DEFAULT_PREFIX!r})")
     if not valid_prefix(prefix):
         raise UsageError(f"invalid prefix {prefix!r}: use 1-64 characters from A-Z a-z 0-9 _ . -")
 
@@ -233,21 +240,36 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
             raise UsageError(f"bad value for {name}: {value!r}") from None
         if kind in (int, float) and not 0 <= result < float("inf"):
             raise UsageError(f"{name} must be a number >= 0")
+        if kind is float and result > MAX_SECONDS:  # 1e308 s overflows a C timeval
+            raise UsageError(f"{name} must be at most {MAX_SECONDS} seconds (a day)")
         return result
 
+    # every value is checked before anything is contacted (or the private server started)
     port = pick("port", int)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"bad port {port}")
     url, host = pick("url", str), pick("host", str)
-    if url is None and host is None and port is None:
-        url = _default_url()
+    if url == "":
+        raise UsageError("empty URL: give redis://HOST:PORT/DB (or leave the option out)")
+    seconds = {name: pick(name, float) for name in
+               ("entry_timeout", "negative_timeout", "attr_timeout", "cache_ttl", "timeout")}
+    if seconds["timeout"] is not None and seconds["timeout"] <= 0:
+        raise UsageError("timeout must be positive")
+    buffer, readahead = pick("write_buffer", int), pick("readahead", int)
+    password_file = pick("password_file", str)
     try:
-        server = ServerSpec.from_parts(
-            url=url, host=host, port=port,
-            username=pick("username", str), password=pick("password", str),
-            password_file=pick("password_file", str))
+        if url is not None:
+            check_url(url)
+        password = read_password_file(password_file) if password_file else \
+            pick("password", str)
+    except BadServerSpec as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot read the password file: {exc.strerror}") from exc
+    if url is None and host is None and port is None:
+        url = _default_url()
+    server = ServerSpec.from_parts(url=url, host=host, port=port,
+                                   username=pick("username", str), password=password)
     config = MountConfig(
         server=server, mountpoint=mountpoint, prefix=prefix,
         read_only=bool(args.read_only or ours.get("read_only")),
@@ -257,18 +279,13 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
         allow_eviction=bool(args.allow_eviction or ours.get("allow_eviction")),
         log_file=pick("log_file", str), fuse_options=fuse,
         single_threaded=args.single_threaded)
-    for name in ("entry_timeout", "negative_timeout", "attr_timeout", "cache_ttl", "timeout"):
-        value = pick(name, float)
+    for name, value in seconds.items():
         if value is not None:
             setattr(config, name, value)
-    buffer = pick("write_buffer", int)
     if buffer is not None:
         config.write_buffer = max(buffer, 4096)
-    readahead = pick("readahead", int)
     if readahead is not None:
         config.readahead_kib = readahead
-    if config.timeout <= 0:
-        raise UsageError("timeout must be positive")
     return config
 
 

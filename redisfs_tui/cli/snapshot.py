@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        client = connect_or_exit(spec_from_args(args), PROGRAM)
+        client = connect_or_exit(spec_from_args(args, PROGRAM), PROGRAM)
         only_reads = bool(args.list or args.export)  # these cannot lose data themselves
         check_eviction_or_exit(client, PROGRAM, args.allow_eviction, read_only=only_reads)
         if args.list:
