@@ -134,7 +134,7 @@ def test_filesystem_export_import_roundtrip(client: redis.Redis, fs: FileSystem,
     from redisfs_tui.core.registry import delete_filesystem
 
     delete_filesystem(client, fs.prefix)
-    assert rdb_io.import_filesystem(client, dump, fs.prefix) >= 6
+    assert rdb_io.import_filesystem(client, dump, fs.prefix).keys >= 6
     back = FileSystem(client, fs.prefix)
     assert back.readlink(back.resolve("/ln").ino) == b"docs/data.bin"
     assert back.read(back.resolve("/docs/data.bin").ino, 1000, 10) == payload[1000:1010]
@@ -260,3 +260,57 @@ def test_module_values_with_eof_marks_are_stepped_over() -> None:
     assert parsed.keys()[b"after"].value == b"v"
     with pytest.raises(RdbError, match=r"key b'old': module values are not supported"):
         read_rdb(_dump(b"\x06" + _rdb_string(b"old") + b"\x01"))  # v1: length unknown
+
+
+def test_a_dump_with_a_stream_still_imports_the_filesystem(client: redis.Redis,
+                                                            tmp_path: Path) -> None:
+    with LocalRedis(tmp_path / "src") as server:
+        dump = _stream_server_dump(server, redis.Redis.from_url(server.url), tmp_path)
+    target = f"ws{time_suffix()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url", redis_url(client),
+         "--from=withstream", f"--import={dump}", f"--to={target}"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"imported withstream from {dump} as {target}:" in done.stdout
+    assert "note: skipped 2 other key(s) of a type that is not read (stream)" in done.stderr
+    back = FileSystem(client, target)
+    assert back.read(back.resolve("/kept.txt").ino, 0, 20) == b"survives the stream "
+
+
+def test_a_failed_import_leaves_nothing_behind(client: redis.Redis, fs: FileSystem,
+                                               tmp_path: Path) -> None:
+    f = fs.create(ROOT_INO, "f", 0o644)
+    fs.write(f.ino, 0, b"data")
+    fs.release(f.ino)
+    dump = tmp_path / "fs.rdb"
+    rdb_io.export_filesystem(client, fs.prefix, dump)
+    from redisfs_tui.core.registry import delete_filesystem
+
+    delete_filesystem(client, fs.prefix)
+    stale = fs.keys.inode(ROOT_INO)  # left by a crash: a key of the prefix, another type
+    client.set(stale, b"stale")
+    with pytest.raises(FsError) as info:
+        rdb_io.import_filesystem(client, dump, fs.prefix)
+    assert list(client.scan_iter(match=fs.keys.all_keys_pattern())) == [stale.encode()]
+    assert info.value.errno == errno.EEXIST and "delete them first" in info.value.strerror
+    # a stream or sorted set under the filesystem's own prefix: refused before writing
+    client.delete(stale)
+    data = read_rdb(dump)
+    entries = [*data.entries, RdbEntry(0, fs.keys.base.encode() + b"zz", "zset", [(b"m", 1.0)])]
+    write_rdb(tmp_path / "foreign.rdb", entries)
+    with pytest.raises(FsError, match="is a zset, which no filesystem key is"):
+        rdb_io.import_filesystem(client, tmp_path / "foreign.rdb", fs.prefix)
+    assert list(client.scan_iter(match=fs.keys.all_keys_pattern())) == []
+    assert rdb_io.import_filesystem(client, dump, fs.prefix).keys >= 3  # the clean case
+
+
+def redis_url(client: redis.Redis) -> str:
+    kw = client.connection_pool.connection_kwargs
+    return f"redis://{kw['host']}:{kw['port']}/0"
+
+
+def time_suffix() -> str:
+    import time
+
+    return str(time.monotonic_ns())[-9:]
