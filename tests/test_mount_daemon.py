@@ -330,6 +330,25 @@ def test_a_second_mount_on_a_mount_point_is_refused(redis_server, mounter: Mount
                 spawn.unmount(mount.path, lazy=True)
 
 
+def test_the_mountpoint_check_never_waits_for_a_hung_mount(redis_server, mounter: Mounter,
+                                                         fs: FileSystem, tmp_path: Path):
+    """A stopped daemon: any stat() of its mount root waits for it.  The check reads
+    /proc/self/mountinfo first, so redisfs refuses at once instead of hanging."""
+    mount = mounter.mount(fs.prefix)
+    os.kill(mount.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(1.5)  # the kernel's cached attributes of the root expire (1 s)
+        started = time.monotonic()
+        result = daemon("--url", redis_server.url, "--prefix", fs.prefix, "--mount",
+                        str(mount.path), "--foreground", timeout=20)
+        assert result.returncode == 1 and "already a mount point" in result.stderr
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(mount.proc.pid, signal.SIGCONT)
+    assert os.listdir(mount.path) == []  # the mount itself carries on
+    assert mounts_on(mount.path) == 1
+
+
 def test_a_directory_with_files_is_mounted_on_only_with_nonempty(redis_server, fs: FileSystem,
                                                                  tmp_path: Path):
     mnt = tmp_path / "mnt"
