@@ -17,7 +17,7 @@ import pytest
 import redis
 from mount_fixtures import Mounter, wait_until
 
-from redisfs_tui.cli.daemon import build_parser, config_from_args, split_options, strip_password
+from redisfs_tui.cli.daemon import build_parser, config_from_args, scrub_argv, split_options
 from redisfs_tui.core import FileSystem
 from redisfs_tui.core.registry import list_mounts
 from redisfs_tui.mount import spawn
@@ -62,21 +62,40 @@ def test_missing_filesystem_and_newer_format_are_clear_errors(redis_server, clie
 
 
 def test_bad_arguments_exit_with_a_message(redis_server, tmp_path: Path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
     cases = [
-        (["--port", "notaport", "--mount", str(tmp_path)], 2, "invalid int value"),
-        (["--prefix", "a b", "--mount", str(tmp_path)], 2, "invalid prefix"),
+        (["--port", "notaport", "--mount", str(mnt)], 2, "invalid int value"),
+        (["--prefix", "a b", "--mount", str(mnt)], 2, "invalid prefix"),
         (["--url", redis_server.url], 2, "no mountpoint given"),
-        (["--url", redis_server.url, "--mount", str(tmp_path / "missing")], 1, "does not exist"),
-        (["--url", "redis://127.0.0.1:1/0", "--timeout", "0.5", "--mount", str(tmp_path)], 1,
+        (["--url", redis_server.url, "--mount", str(mnt / "missing")], 1, "does not exist"),
+        (["--url", "redis://127.0.0.1:1/0", "--timeout", "0.5", "--mount", str(mnt)], 1,
          "cannot connect to Redis"),
-        (["--url", redis_server.url, "--mount", str(tmp_path), "-o", "timeout=-1"], 2,
+        (["--url", redis_server.url, "--mount", str(mnt), "-o", "timeout=-1"], 2,
          "must be a number >= 0"),
+    ]
+    bad_pw = tmp_path / "latin1.pw"
+    bad_pw.write_bytes("pässwörd\n".encode("latin-1"))
+    server = ["--url", redis_server.url, "--mount", str(mnt)]
+    cases += [  # issue 9: these were tracebacks, "internal error"s or silent defaults
+        (["--url", "foo://h", "--mount", str(mnt)], 2, "bad Redis URL 'foo://h'"),
+        (["--url", "redis://:pw@h:99999", "--mount", str(mnt)], 2, "Port out of range"),
+        (["--url", "redis://[::1", "--mount", str(mnt)], 2, "Invalid IPv6 URL"),
+        (["--url", "redis://h/zero", "--mount", str(mnt)], 2, "database number"),
+        (["--url", "unix://", "--mount", str(mnt)], 2, "needs a socket path"),
+        ([*server, "--timeout=1e308"], 2, "timeout must be at most 86400 seconds"),
+        ([*server, "-o", "attr_timeout=1e308"], 2, "attr_timeout must be at most"),
+        ([*server, "--password-file", str(bad_pw)], 2, f"{bad_pw} is not UTF-8 text"),
+        ([*server, "--password-file=/dev/zero"], 2, "longer than 4096 bytes"),
+        ([*server, "--prefix="], 2, "empty prefix"),
+        ([*server, "-o", "prefix="], 2, "empty prefix"),
     ]
     for args, code, message in cases:
         result = daemon(*args)
         assert result.returncode == code, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
-        assert "Traceback" not in result.stderr
+        assert "Traceback" not in result.stderr and "pw@" not in result.stderr
+        assert not spawn.is_mounted(mnt)
 
 
 def test_mkfs_then_detach_then_fusermount_unmounts(redis_server, client, tmp_path: Path):
@@ -174,9 +193,24 @@ def test_password_never_appears_in_process_arguments(private_redis, tmp_path: Pa
         by_env = m.mount("auth", password="s3cret-pw")  # REDISFS_PASSWORD
         assert b"s3cret-pw" not in Path(f"/proc/{by_env.proc.pid}/cmdline").read_bytes()
         assert (by_env.path / "ok").read_text() == "authenticated"
+        by_env.stop()
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        mnt = tmp_path / "by-url"
+        mnt.mkdir()
+        for args in (["--url", f"redis://:s3cret-pw@127.0.0.1:{port}/0", "--mount", str(mnt)],
+                     ["auth", str(mnt), "-o", f"url=redis://default:s3cret-pw@127.0.0.1:{port}"]):
+            proc = spawn.spawn([*args, "--prefix", "auth"], mnt)  # in the URL, twice
+            try:
+                cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+                assert b"s3cret-pw" not in cmdline and f"127.0.0.1:{port}".encode() in cmdline
+                assert b"s3cret-pw" not in Path(f"/proc/{proc.pid}/environ").read_bytes()
+                assert (mnt / "ok").read_text() == "authenticated"
+            finally:
+                assert spawn.stop(proc, mnt) == 0
     finally:
         m.cleanup()
-    result = daemon("--url", server.url, "--prefix", "auth", "--mount", str(tmp_path),
+    (tmp_path / "empty").mkdir()
+    result = daemon("--url", server.url, "--prefix", "auth", "--mount", str(tmp_path / "empty"),
                     "--foreground", env={**os.environ, "REDISFS_PASSWORD": "wrong"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "authentication failed" in result.stderr.lower()
@@ -198,11 +232,16 @@ def test_debug_logs_every_call_and_normal_mode_only_warnings(mounter: Mounter, f
 
 
 def test_option_parsing_and_password_stripping():
-    clean, password = strip_password(
+    clean = scrub_argv(
         ["skx", "/mnt", "-o", "host=h,password=pw1,allow_other", "--password=pw2", "-f"])
-    assert clean == ["skx", "/mnt", "-o", "host=h,allow_other", "-f"] and password == "pw2"
-    assert strip_password(["-opassword=x", "--password", "y", "/m"]) == (["/m"], "y")
-    assert strip_password(["-o", "password=only"]) == ([], "only")
+    assert clean == ["skx", "/mnt", "-o", "host=h,allow_other", "-f"]
+    assert scrub_argv(["-opassword=x", "--password", "y", "/m"]) == ["/m"]
+    assert scrub_argv(["-o", "password=only"]) == []
+    assert scrub_argv(["--url=redis://:p@ss@h:1/0", "--url", "rediss://al:pw@h",
+                       "-ourl=unix://u:pw@/run/r.sock,ro", "-o", "ro,url=redis://:pw@h,rw",
+                       "--url=redis://alice@h/0"]) == [
+        "--url=redis://h:1/0", "--url", "rediss://al@h", "-ourl=unix://u@/run/r.sock,ro",
+        "-o", "ro,url=redis://h,rw", "--url=redis://alice@h/0"]
     ours, fuse = split_options(["rw,host=h,port=7000,ro,allow_other,_netdev,x-systemd.foo",
                                 "max_read=65536,debug"])
     assert ours == {"host": "h", "port": "7000", "read_only": True, "debug": True}
@@ -259,3 +298,75 @@ def test_damaged_data_is_euclean_through_the_mount_and_logged(mounter: Mounter,
     log = mount.log_text()
     assert "damaged block" in log and "fsck" in log
     assert log.count("WARNING redisfs.fuse: read failed") == 1  # three reads, one warning
+
+
+def mounts_on(path: Path) -> int:
+    """How many filesystems are stacked on ``path`` (read from mountinfo, no stat)."""
+    escaped = str(path).replace(" ", "\\040")
+    return sum(1 for line in Path("/proc/self/mountinfo").read_text().splitlines()
+               if line.split(" ")[4] == escaped)
+
+
+def test_a_second_mount_on_a_mount_point_is_refused(redis_server, mounter: Mounter,
+                                                    fs: FileSystem, tmp_path: Path):
+    """Running redisfs twice on one directory used to stack a second mount silently."""
+    mount = mounter.mount(fs.prefix)
+    (mount.path / "first").write_text("1")
+    link = tmp_path / "link-to-mount"
+    link.symlink_to(mount.path)
+    try:
+        for where in (mount.path, link):
+            result = daemon("--url", redis_server.url, "--prefix", fs.prefix, "--mount",
+                            str(where), "--log-file", str(tmp_path / "second.log"))
+            assert result.returncode == 1, result.stderr
+            assert "already a mount point (fuse.redisfs)" in result.stderr, result.stderr
+            assert f"fusermount3 -u {mount.path}" in result.stderr
+            assert "Traceback" not in result.stderr
+            assert mounts_on(mount.path) == 1
+        assert (mount.path / "first").read_text() == "1"  # the first mount still serves
+    finally:
+        for _ in range(3):  # a stacked mount (the bug) must not outlive the test
+            if mounts_on(mount.path) > 1:
+                spawn.unmount(mount.path, lazy=True)
+
+
+def test_the_mountpoint_check_never_waits_for_a_hung_mount(redis_server, mounter: Mounter,
+                                                         fs: FileSystem, tmp_path: Path):
+    """A stopped daemon: any stat() of its mount root waits for it.  The check reads
+    /proc/self/mountinfo first, so redisfs refuses at once instead of hanging."""
+    mount = mounter.mount(fs.prefix)
+    os.kill(mount.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(1.5)  # the kernel's cached attributes of the root expire (1 s)
+        started = time.monotonic()
+        result = daemon("--url", redis_server.url, "--prefix", fs.prefix, "--mount",
+                        str(mount.path), "--foreground", timeout=20)
+        assert result.returncode == 1 and "already a mount point" in result.stderr
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(mount.proc.pid, signal.SIGCONT)
+    assert os.listdir(mount.path) == []  # the mount itself carries on
+    assert mounts_on(mount.path) == 1
+
+
+def test_a_directory_with_files_is_mounted_on_only_with_nonempty(redis_server, fs: FileSystem,
+                                                                 tmp_path: Path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    (mnt / "local-file").write_text("would be hidden")
+    common = ["--url", redis_server.url, "--prefix", fs.prefix, "--mount", str(mnt),
+              "--log-file", str(tmp_path / "log")]
+    try:
+        result = daemon(*common)
+        assert result.returncode == 1, result.stderr
+        assert "is not empty" in result.stderr and "-o nonempty" in result.stderr
+        assert "Traceback" not in result.stderr and mounts_on(mnt) == 0
+        proc = spawn.spawn([*common, "-o", "nonempty"], mnt)  # libfuse 3 rejects the option
+        try:
+            assert os.listdir(mnt) == []  # the filesystem, not the directory's files
+        finally:
+            assert spawn.stop(proc, mnt) == 0
+        assert os.listdir(mnt) == ["local-file"]
+    finally:
+        while mounts_on(mnt):
+            spawn.unmount(mnt, lazy=True)

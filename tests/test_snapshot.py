@@ -153,3 +153,59 @@ def test_diff_compares_contents_not_encodings(client: redis.Redis, fs: FileSyste
     changed = copy.resolve("/changed").ino
     copy.write(changed, fs.block_size + 7, b"X")
     assert {(d.path, d.change) for d in snap.diff(fs, copy)} == {("/changed", "modified")}
+
+
+def test_snapshot_cli_bad_url_and_password_file_are_usage_errors(redis_server: LocalRedis,
+                                                                 tmp_path) -> None:
+    """They were tracebacks (UnicodeDecodeError, ValueError) or an unbounded read."""
+    latin1 = tmp_path / "latin1.pw"
+    latin1.write_bytes("pässwörd\n".encode("latin-1"))
+    cmd = [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--list"]
+    for args, message in (
+        (["--url", redis_server.url, "--password-file", str(latin1)], "is not UTF-8 text"),
+        (["--url", redis_server.url, "--password-file=/dev/zero"], "longer than 4096 bytes"),
+        (["--url", "redis://:pw@h:99999", "--host", "127.0.0.1"], "Port out of range"),
+        (["--url", "redis://127.0.0.1/x"], "database number"),
+    ):
+        done = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "pw@" not in done.stderr
+
+
+def test_snapshot_cli_import_to_a_new_name_and_prefix_checks(
+        redis_server: LocalRedis, client: redis.Redis, fs: FileSystem, tmp_path) -> None:
+    """--import FILE --to=NEW (offered by --help, refused before), and invalid prefixes
+    with --export/--import (a traceback before) are usage errors."""
+    _tree(fs)
+    cmd = [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url", redis_server.url]
+    dump = tmp_path / "fs.rdb"
+    done = subprocess.run([*cmd, f"--from={fs.prefix}", f"--export={dump}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    copy = f"{fs.prefix}.imported"
+    done = subprocess.run([*cmd, f"--from={fs.prefix}", f"--import={dump}", f"--to={copy}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"imported {fs.prefix} from {dump} as {copy}:" in done.stdout
+    back = FileSystem(client, copy)  # the original is still there, untouched
+    assert back.read(back.resolve("/docs/a.txt").ino, 0, 5) == b"alpha"
+    assert back.readlink(back.resolve("/link").ino) == b"docs/a.txt"
+    assert back.resolve("/hard").ino == back.resolve("/docs/a.txt").ino
+    assert back.uuid and back.uuid != FileSystem(client, fs.prefix).uuid
+    assert list(snap.diff(FileSystem(client, fs.prefix), back)) == []
+    again = subprocess.run([*cmd, f"--from={fs.prefix}", f"--import={dump}", f"--to={copy}"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+    for args, message in (
+        ([f"--from={fs.prefix}", "--to="], "invalid prefix '' for --to"),
+        (["--from=", "--list"], "invalid prefix '' for --from"),
+        (["--from=bad{x}", f"--export={tmp_path / 'x.rdb'}"], "invalid prefix 'bad{x}'"),
+        (["--from=bad{x}", f"--import={dump}"], "invalid prefix 'bad{x}' for --from"),
+        ([f"--from={fs.prefix}", f"--import={dump}", "--to=a b"], "invalid prefix 'a b'"),
+    ):
+        bad = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2, (args, bad.stderr)
+        assert message in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
+    assert not (tmp_path / "x.rdb").exists()

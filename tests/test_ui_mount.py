@@ -93,7 +93,7 @@ def test_launch_read_write_and_read_only_mounts_then_unmount(
         app.screen.query_one("#field-mountpoint").value = str(tmp_path / "missing")
         await settle(pilot, 1)
         await pilot.click("#submit")
-        await wait_for(pilot, lambda: any("not a directory" in n for n in notifications(app)))
+        await wait_for(pilot, lambda: any("does not exist" in n for n in notifications(app)))
 
     try:
         run(app, scenario)
@@ -106,3 +106,28 @@ def test_launch_read_write_and_read_only_mounts_then_unmount(
                 mount.process.wait(10)
     assert not is_mounted(rw) and not is_mounted(ro)
     assert os.listdir(rw) == []
+
+
+def test_launch_refuses_a_directory_with_files_unless_nonempty(redis_server, fs: FileSystem,
+                                                               tmp_path: Path, monkeypatch):
+    """The UI's launch path runs the daemon's mountpoint check before starting anything."""
+    from redisfs_tui.ui.mount_control import MountError, launch_mount
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    where = tmp_path / "busy"
+    where.mkdir()
+    (where / "local-file").write_text("would be hidden")
+    try:
+        with pytest.raises(MountError, match="is not empty"):
+            launch_mount(redis_server.url, fs.prefix, str(where))
+        assert not is_mounted(where) and not list((tmp_path / "xdg").rglob("mount-*.log"))
+        mount = launch_mount(redis_server.url, fs.prefix, str(where), allow_nonempty=True)
+        assert os.listdir(where) == []
+        with pytest.raises(MountError, match="already a mount point"):
+            launch_mount(redis_server.url, fs.prefix, str(where), allow_nonempty=True)
+        unmount(str(where))
+        mount.process.wait(timeout=15)
+        assert os.listdir(where) == ["local-file"]
+    finally:
+        while is_mounted(where):  # the daemons end once unmounted
+            subprocess.run(["fusermount3", "-uz", str(where)], check=False)

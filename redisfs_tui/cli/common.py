@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from ..core import FsError, ServerSpec, connect, redacted
+from ..core.connection import BadServerSpec
 from ..core.guards import ALLOW_FLAG, EvictingServer, check_eviction
 
 
@@ -23,10 +24,18 @@ def add_server_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tls", action="store_true", help="use TLS (rediss://)")
 
 
-def spec_from_args(args: argparse.Namespace) -> ServerSpec:
-    return ServerSpec.from_parts(url=args.url, host=args.host, port=args.port, db=args.db,
-                                 username=args.username, password_file=args.password_file,
-                                 tls=args.tls)
+def spec_from_args(args: argparse.Namespace, program: str) -> ServerSpec:
+    """The server the flags name; a bad URL or password file exits 2 with a message."""
+    try:
+        return ServerSpec.from_parts(url=args.url, host=args.host, port=args.port, db=args.db,
+                                     username=args.username, password_file=args.password_file,
+                                     tls=args.tls)
+    except BadServerSpec as exc:
+        fail(program, str(exc))
+    except OSError as exc:
+        fail(program, f"cannot read the password file {args.password_file}: "
+                      f"{exc.strerror or exc}")
+    raise AssertionError("fail() exits")
 
 
 def connect_or_exit(spec: ServerSpec, program: str):

@@ -3,13 +3,16 @@
 Seed-compatible flags (``--host --port --mount --read-only --debug --prefix``), a
 URL, and the mount-helper form ``redisfs PREFIX MOUNTPOINT -o opt,opt`` that
 ``mount -t fuse.redisfs`` and fstab use.  A password never stays in the process
-arguments: given on the command line it is moved to the environment by re-executing.
+arguments: given on the command line (a flag, an -o item or in the URL) it is taken out
+by re-executing with the real arguments handed over in a memfd (see hide_password).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
 
 from .. import __version__
@@ -38,6 +41,13 @@ FLAG_OPTIONS = {"ro": "read_only", "read_only": "read_only", "debug": "debug",
                 "foreground": "foreground", "mkfs": "mkfs", "allow_eviction": "allow_eviction"}
 IGNORED_OPTIONS = {"rw", "_netdev", "nofail", "auto", "noauto", "user", "users", "nouser",
                    "defaults"}
+
+
+# every option given in seconds (timeouts, cache lifetimes) is at most this
+MAX_SECONDS = 86400
+
+# the re-executed daemon finds its real arguments on this descriptor (see hide_password)
+ARGV_FD_ENV = "REDISFS_ARGV_FD"
 
 
 class UsageError(Exception):
@@ -79,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
-                        "password_file=, ro, debug, mkfs, allow_eviction, ...) and FUSE "
-                        "options (allow_other, default_permissions, auto_unmount, ...)")
+                        "password_file=, ro, debug, mkfs, allow_eviction, nonempty (mount "
+                        "over a directory that has files), ...) and FUSE options "
+                        "(allow_other, default_permissions, auto_unmount, ...)")
     p.add_argument("--version", action="version", version=f"redisfs {__version__}")
     return p
 
@@ -104,54 +115,94 @@ def split_options(values: list[str]) -> tuple[dict[str, str | bool], dict[str, s
     return ours, fuse
 
 
-def _without_password(text: str) -> tuple[str, str | None]:
-    kept, found = [], None
-    for item in text.split(","):
-        if item.startswith("password="):
-            found = item.split("=", 1)[1]
-        else:
-            kept.append(item)
-    return ",".join(kept), found
+def _without_password(text: str) -> str:
+    return ",".join(item for item in text.split(",") if not item.startswith("password="))
 
 
-def strip_password(argv: list[str]) -> tuple[list[str], str | None]:
-    """argv without any password (flag or -o item), and the password found."""
+# the userinfo of a URL, up to the last "@" before the path (or the next -o item)
+_URL_USERINFO = re.compile(r"://([^/?#,]*)@")
+
+
+def _url_without_password(match: re.Match[str]) -> str:
+    user, has_password, _ = match.group(1).partition(":")
+    if not has_password:
+        return match.group(0)
+    return f"://{user}@" if user else "://"
+
+
+def scrub_argv(argv: list[str]) -> list[str]:
+    """argv with every password taken out: ``--password X``, ``-o password=X`` and the
+    password of any URL (``--url=redis://user:X@host``, ``-o url=...``)."""
     clean: list[str] = []
-    password = None
     args = iter(argv)
     for arg in args:
         if arg == "--password":
-            password = next(args, "")
+            next(args, None)
         elif arg.startswith("--password="):
-            password = arg.split("=", 1)[1]
+            pass
         elif arg == "-o":
-            text, found = _without_password(next(args, ""))
-            password = found if found is not None else password
+            text = _without_password(next(args, ""))
             if text:
                 clean += ["-o", text]
         elif arg.startswith("-o"):
-            text, found = _without_password(arg[2:])
-            password = found if found is not None else password
+            text = _without_password(arg[2:])
             if text:
                 clean.append("-o" + text)
         else:
             clean.append(arg)
-    return clean, password
+    return [_URL_USERINFO.sub(_url_without_password, arg) for arg in clean]
 
 
-def hide_password(argv: list[str]) -> None:
-    """Re-execute without the password in argv (argv is world-readable in /proc)."""
-    clean, password = strip_password(argv)
-    if password is None:
-        return
+def hide_password(argv: list[str]) -> list[str]:
+    """The arguments to parse, after making sure no password stays in this process's
+    argv (world-readable in /proc/PID/cmdline and ``ps`` for the life of the mount).
+
+    When argv holds one, the process re-executes itself with the scrubbed argv and
+    hands the real arguments over in an anonymous memory file (memfd) whose descriptor
+    number is in $REDISFS_ARGV_FD: it is read and closed at once, so neither argv nor
+    the environment keeps the password.
+    """
+    inherited = os.environ.pop(ARGV_FD_ENV, None)
+    if inherited is not None:
+        return _read_argv(inherited)
+    clean = scrub_argv(argv)
+    if clean == argv:
+        return argv
+    payload = json.dumps(argv).encode()
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("redisfs-argv", 0)  # no MFD_CLOEXEC: exec keeps it open
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    else:  # a pipe holds 64 KiB before write() blocks; argv is far smaller in practice
+        fd, write_end = os.pipe()
+        os.write(write_end, payload)
+        os.close(write_end)
+        os.set_inheritable(fd, True)
     env = dict(os.environ)
-    env[PASSWORD_ENV] = password
+    env[ARGV_FD_ENV] = str(fd)
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, "-m", "redisfs_tui.cli.daemon", *clean], env)
+    raise AssertionError("execve returned")
+
+
+def _read_argv(fd_text: str) -> list[str]:
+    try:
+        with os.fdopen(int(fd_text), "rb") as handle:
+            argv = json.loads(handle.read(1 << 20))
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise ValueError("not a list of strings")
+    except (OSError, ValueError) as exc:
+        print(f"redisfs: error: cannot read the arguments from ${ARGV_FD_ENV}={fd_text}: "
+              f"{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return argv
 
 
 def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazily)
     from ..core import ServerSpec
+    from ..core.connection import BadServerSpec, check_url, read_password_file
     from ..mount.config import DEFAULT_PREFIX, MountConfig
 
     ours, fuse = split_options(args.options)
@@ -159,18 +210,21 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
     if len(positional) > 2:
         raise UsageError(f"too many arguments: {' '.join(positional)}")
     mountpoint = args.mount
-    prefix = args.prefix or ours.get("prefix")
+    prefix = args.prefix if args.prefix is not None else ours.get("prefix")
     if len(positional) == 2:
-        prefix = prefix or positional[0]
+        prefix = positional[0] if prefix is None else prefix
         mountpoint = mountpoint or positional[1]
     elif len(positional) == 1:
         if mountpoint:
-            prefix = prefix or positional[0]
+            prefix = positional[0] if prefix is None else prefix
         else:
             mountpoint = positional[0]
     if not mountpoint:
         raise UsageError("no mountpoint given (--mount=DIR or redisfs PREFIX DIR)")
-    prefix = str(prefix or DEFAULT_PREFIX)
+    prefix = DEFAULT_PREFIX if prefix is None else str(prefix)
+    if not prefix:  # an empty --prefix= is a mistake, not a request for the default
+        raise UsageError(f"empty prefix: name the filesystem (leave the option out for "
+                         f"{DEFAULT_PREFIX!r})")
     if not valid_prefix(prefix):
         raise UsageError(f"invalid prefix {prefix!r}: use 1-64 characters from A-Z a-z 0-9 _ . -")
 
@@ -186,21 +240,36 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
             raise UsageError(f"bad value for {name}: {value!r}") from None
         if kind in (int, float) and not 0 <= result < float("inf"):
             raise UsageError(f"{name} must be a number >= 0")
+        if kind is float and result > MAX_SECONDS:  # 1e308 s overflows a C timeval
+            raise UsageError(f"{name} must be at most {MAX_SECONDS} seconds (a day)")
         return result
 
+    # every value is checked before anything is contacted (or the private server started)
     port = pick("port", int)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"bad port {port}")
     url, host = pick("url", str), pick("host", str)
-    if url is None and host is None and port is None:
-        url = _default_url()
+    if url == "":
+        raise UsageError("empty URL: give redis://HOST:PORT/DB (or leave the option out)")
+    seconds = {name: pick(name, float) for name in
+               ("entry_timeout", "negative_timeout", "attr_timeout", "cache_ttl", "timeout")}
+    if seconds["timeout"] is not None and seconds["timeout"] <= 0:
+        raise UsageError("timeout must be positive")
+    buffer, readahead = pick("write_buffer", int), pick("readahead", int)
+    password_file = pick("password_file", str)
     try:
-        server = ServerSpec.from_parts(
-            url=url, host=host, port=port,
-            username=pick("username", str), password=None,
-            password_file=pick("password_file", str))
+        if url is not None:
+            check_url(url)
+        password = read_password_file(password_file) if password_file else \
+            pick("password", str)
+    except BadServerSpec as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot read the password file: {exc.strerror}") from exc
+    if url is None and host is None and port is None:
+        url = _default_url()
+    server = ServerSpec.from_parts(url=url, host=host, port=port,
+                                   username=pick("username", str), password=password)
     config = MountConfig(
         server=server, mountpoint=mountpoint, prefix=prefix,
         read_only=bool(args.read_only or ours.get("read_only")),
@@ -210,33 +279,34 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
         allow_eviction=bool(args.allow_eviction or ours.get("allow_eviction")),
         log_file=pick("log_file", str), fuse_options=fuse,
         single_threaded=args.single_threaded)
-    for name in ("entry_timeout", "negative_timeout", "attr_timeout", "cache_ttl", "timeout"):
-        value = pick(name, float)
+    for name, value in seconds.items():
         if value is not None:
             setattr(config, name, value)
-    buffer = pick("write_buffer", int)
     if buffer is not None:
         config.write_buffer = max(buffer, 4096)
-    readahead = pick("readahead", int)
     if readahead is not None:
         config.readahead_kib = readahead
-    if config.timeout <= 0:
-        raise UsageError("timeout must be positive")
     return config
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    hide_password(argv)
+    argv = hide_password(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
     except UsageError as exc:
         parser.error(str(exc))
-    from ..mount.runner import MountError, run
+    from ..mount._fuse import FUSE3
+    from ..mount.runner import MountError, check_mountpoint, run
 
     try:
+        # -o nonempty is ours to decide: libfuse 3 mounts over files silently (and
+        # rejects the option), libfuse 2 wants it passed on
+        allow_nonempty = bool(config.fuse_options.pop("nonempty", False))
+        config.mountpoint = check_mountpoint(config.mountpoint, allow_nonempty=allow_nonempty)
+        if allow_nonempty and not FUSE3:
+            config.fuse_options["nonempty"] = True
         return run(config)
     except MountError as exc:
         print(f"redisfs: error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..core import registry
 from ..core import snapshot as snap
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write filesystem FROM to an RDB dump file instead")
     parser.add_argument("--import", dest="import_file", metavar="FILE",
                         help="load filesystem FROM from an RDB dump file (one saved by "
-                             "redis-server or by --export) into the server, as TO or FROM")
+                             "redis-server or by --export) into the server, under the name "
+                             "TO if given, else FROM; all or nothing")
     add_server_args(parser)
     add_eviction_arg(parser)
     return parser
@@ -46,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        client = connect_or_exit(spec_from_args(args), PROGRAM)
+        for flag, prefix in (("--from", args.source), ("--to", args.target)):
+            if prefix is not None and not valid_prefix(prefix):  # before any server call
+                fail(PROGRAM, f"invalid prefix {prefix!r} for {flag}: use 1-64 characters "
+                              "from A-Z a-z 0-9 _ . -")
+        client = connect_or_exit(spec_from_args(args, PROGRAM), PROGRAM)
         only_reads = bool(args.list or args.export)  # these cannot lose data themselves
         check_eviction_or_exit(client, PROGRAM, args.allow_eviction, read_only=only_reads)
         if args.list:
@@ -61,9 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.restore and not args.target:
             fail(PROGRAM, "--restore needs --to=PREFIX (the filesystem to overwrite)")
         target = args.target or snap.default_snapshot_name(args.source)
-        for prefix in (args.source, target):
-            if not valid_prefix(prefix):
-                fail(PROGRAM, f"invalid prefix {prefix!r}: use A-Z a-z 0-9 _ . - (max 64)")
         if args.restore:
             result = snap.restore(client, args.source, target)
             print(f"restored {target} from {args.source}: {result.inodes} inodes "
@@ -85,12 +88,12 @@ def _dump_file(client, args: argparse.Namespace) -> int:
         count = rdb_io.export_filesystem(client, args.source, args.export)
         print(f"exported {args.source} to {args.export}: {count} keys")
         return 0
-    target = args.target or args.source
-    if target != args.source:
-        fail(PROGRAM, "--import loads a filesystem under its own prefix; restore it first, "
-                      "then use --from/--to to copy it")
-    count = rdb_io.import_filesystem(client, args.import_file, args.source)
-    print(f"imported {args.source} from {args.import_file}: {count} keys")
+    result = rdb_io.import_filesystem(client, args.import_file, args.source,
+                                      target=args.target)
+    named = f" as {result.prefix}" if result.prefix != args.source else ""
+    print(f"imported {args.source} from {args.import_file}{named}: {result.keys} keys")
+    if result.note:
+        print(f"{PROGRAM}: note: {result.note}", file=sys.stderr)
     return 0
 
 

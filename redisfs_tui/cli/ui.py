@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        if args.prefix and not valid_prefix(args.prefix):
+        if args.prefix is not None and not valid_prefix(args.prefix):
             fail(PROGRAM, f"invalid prefix {args.prefix!r}: use A-Z a-z 0-9 _ . - (max 64)")
         notices: list[str] = []
         embedded = False
@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
             spec = ServerSpec(url=offline.url)
             notices.append(f"Offline copy of {args.rdb}: changes are discarded on exit")
         elif explicit:
-            spec = spec_from_args(args)
+            spec = spec_from_args(args, PROGRAM)
         else:
             try:
                 default = _embedded() if args.embedded else resolve_default_server()
             except (FileNotFoundError, RuntimeError, OSError) as exc:
                 fail(PROGRAM, str(exc))
                 raise AssertionError from exc  # fail() exits
-            base = spec_from_args(args)
+            base = spec_from_args(args, PROGRAM)
             spec = ServerSpec(url=default.url, username=base.username, password=base.password)
             embedded = default.embedded is not None
             notices.append(default.message)

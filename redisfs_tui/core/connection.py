@@ -6,17 +6,24 @@ Credentials never appear in anything this module returns for display.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.connection import parse_url
 from redis.retry import Retry
 
 from .errors import translated
 
 DEFAULT_URL = "redis://localhost:6379/0"
 PASSWORD_ENV = "REDISFS_PASSWORD"
+MAX_PASSWORD_FILE = 4096  # bytes: a password file is read whole, so it is bounded
+
+
+class BadServerSpec(ValueError):
+    """A URL or password file that cannot work; the message is for the user."""
 
 
 class _LoginAwareRetry(Retry):
@@ -60,18 +67,53 @@ class ServerSpec:
     ) -> ServerSpec:
         """Combine a URL with seed-style --host/--port flags; flags win."""
         if password_file:
-            with open(password_file, encoding="utf-8") as handle:
-                password = handle.read().strip()
+            password = read_password_file(password_file)
         if password is None:
             password = os.environ.get(PASSWORD_ENV) or None
         if not url:
             scheme = "rediss" if tls else "redis"
             url = f"{scheme}://{host or 'localhost'}:{port or 6379}/{db or 0}"
-        elif host or port:
+        else:
+            check_url(url)
+        if host or port:
             parts = urlsplit(url)
             netloc = f"{host or parts.hostname or 'localhost'}:{port or parts.port or 6379}"
             url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         return cls(url=url, username=username, password=password)
+
+
+def read_password_file(path: str) -> str:
+    """The password in ``path`` (surrounding white space stripped).  OSError when it
+    cannot be read; BadServerSpec when it is longer than 4 KiB or not UTF-8 text."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_PASSWORD_FILE + 1)
+    if len(data) > MAX_PASSWORD_FILE:
+        raise BadServerSpec(f"the password file {path} is longer than {MAX_PASSWORD_FILE} "
+                            "bytes: it should hold only the password")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise BadServerSpec(f"the password file {path} is not UTF-8 text") from None
+
+
+def check_url(url: str) -> None:
+    """BadServerSpec unless ``url`` is a usable redis://, rediss:// or unix:// URL."""
+    shown = _URL_PASSWORD.sub(r"\1***@", url)
+    try:
+        parts = urlsplit(url)
+        parse_url(url)  # what redis-py will do with it: scheme, port, query options
+    except ValueError as exc:
+        raise BadServerSpec(f"bad Redis URL {shown!r}: {exc}") from None
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise BadServerSpec(f"bad Redis URL {shown!r}: unix:// needs a socket path "
+                                "(unix:///run/redis/redis.sock)")
+    elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        raise BadServerSpec(f"bad Redis URL {shown!r}: the path must be a database number "
+                            "(redis://host:6379/0)")
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")
 
 
 def redacted(url: str) -> str:

@@ -9,6 +9,7 @@ or by us — into a server; ``filesystems_in_rdb`` lists what a dump holds.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -73,30 +74,91 @@ def export_filesystem(client: redis.Redis, prefix: str, path: str | os.PathLike[
     return len(entries)
 
 
+@dataclass(frozen=True)
+class ImportResult:
+    prefix: str  # the filesystem's name on the server
+    keys: int  # keys written
+    skipped: tuple[str, ...] = ()  # other keys of types the reader steps over ("stream")
+
+    @property
+    def note(self) -> str:
+        """One line about the skipped keys, or '' when there were none."""
+        if not self.skipped:
+            return ""
+        kinds = ", ".join(sorted(set(self.skipped)))
+        return (f"skipped {len(self.skipped)} other key(s) of a type that is not read "
+                f"({kinds}); the filesystem does not use them")
+
+
+FS_TYPES = ("string", "hash", "set", "list")  # all a filesystem's keys ever are
+
+
 def import_filesystem(client: redis.Redis, path: str | os.PathLike[str], prefix: str,
-                      db: int = 0) -> int:
-    """Load one prefix's keys from a dump into the server (EEXIST if it is there already)."""
+                      db: int = 0, target: str | None = None) -> ImportResult:
+    """Load filesystem ``prefix`` from a dump into the server, as ``target`` (default: the
+    same prefix; keys are renamed and the copy gets a new uuid).
+
+    All or nothing: EEXIST if the target or any key of its prefix exists, checked under
+    WATCH and written in one MULTI/EXEC, so a failure leaves no key behind (a reply
+    error inside EXEC, which Redis does not roll back, is undone by deleting them).
+    Keys of other names whose type the reader skips (streams, module values) are
+    only counted in the result's note.
+    """
     try:
         dump = read_rdb(path)
     except (OSError, RdbError) as exc:
         raise FsError(22, f"cannot read {os.fspath(path)!r}: {exc}") from exc
-    keys = Keys(prefix)
-    base = keys.base.encode()
+    source, dest = Keys(prefix), Keys(target or prefix)
+    base = source.base.encode()
     chosen = [e for e in dump.entries if e.db == db and e.key.startswith(base)]
-    if not any(e.key == keys.superblock.encode() for e in chosen):
+    if not any(e.key == source.superblock.encode() for e in chosen):
         raise FsError(2, f"the dump has no filesystem {prefix!r}")
-    with translated():
-        if client.exists(keys.superblock):
-            raise FsError(17, f"filesystem {prefix!r} already exists on the server")
-        pipe = client.pipeline(transaction=True)
-        for entry in chosen:
-            if entry.type == "string":
-                pipe.set(entry.key, entry.value)
-            elif entry.type == "hash" and entry.value:
-                pipe.hset(entry.key, mapping=entry.value)
-            elif entry.type == "set" and entry.value:
-                pipe.sadd(entry.key, *entry.value)
-            elif entry.type == "list" and entry.value:
-                pipe.rpush(entry.key, *entry.value)
-        pipe.execute()
-    return len(chosen)
+    foreign = [e for e in [*chosen, *dump.skipped]
+               if e.db == db and e.key.startswith(base) and e.type not in FS_TYPES]
+    if foreign:
+        raise FsError(22, f"the dump's key {foreign[0].key[:80]!r} of filesystem {prefix!r} "
+                          f"is a {foreign[0].type}, which no filesystem key is: nothing "
+                          "was imported")
+    new_base = dest.base.encode()
+    writes = [(new_base + e.key[len(base):], e) for e in chosen]
+    names = [name for name, _ in writes]
+    with translated(), client.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(dest.superblock, *names)  # anything written meanwhile: no EXEC
+            if pipe.exists(dest.superblock):
+                raise FsError(17, f"filesystem {dest.prefix!r} already exists on the "
+                                  "server")
+            stray = next(pipe.scan_iter(match=dest.all_keys_pattern(), count=1000), None)
+            if stray is not None:
+                raise FsError(17, f"keys of prefix {dest.prefix!r} exist without a "
+                                  f"filesystem (first: {stray[:80]!r}); delete them first")
+            pipe.multi()
+            for name, entry in writes:
+                _queue_write(pipe, name, entry)
+            if dest.prefix != source.prefix:
+                pipe.hset(dest.superblock, "uuid", uuid.uuid4().hex)
+            pipe.execute()
+        except redis.WatchError:
+            raise FsError(11, f"keys of prefix {dest.prefix!r} changed during the import; "
+                              "nothing was imported") from None
+        except redis.ResponseError:
+            _delete(client, names)  # EXEC ran some commands: undo them all
+            raise
+    skipped = tuple(e.type for e in dump.skipped if e.db == db)
+    return ImportResult(dest.prefix, len(chosen), skipped)
+
+
+def _queue_write(pipe, name: bytes, entry: RdbEntry) -> None:
+    if entry.type == "string":
+        pipe.set(name, entry.value)
+    elif entry.type == "hash" and entry.value:
+        pipe.hset(name, mapping=entry.value)
+    elif entry.type == "set" and entry.value:
+        pipe.sadd(name, *entry.value)
+    elif entry.type == "list" and entry.value:
+        pipe.rpush(name, *entry.value)
+
+
+def _delete(client: redis.Redis, names: list[bytes]) -> None:
+    for start in range(0, len(names), 500):
+        client.delete(*names[start:start + 500])

@@ -9,11 +9,9 @@ child's FUSE ``init`` ran (the mount is live) -- or with the child's error.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import re
-import stat
 import sys
 from dataclasses import replace
 from typing import Any
@@ -48,21 +46,18 @@ def server_label(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
 
 
-def check_mountpoint(path: str) -> str:
-    mountpoint = os.path.abspath(path)
+def check_mountpoint(path: str, allow_nonempty: bool = True) -> str:
+    """The absolute mountpoint, or MountError: missing, not a directory, or already a
+    mount point (found in /proc/self/mountinfo, never by a stat that could hang).
+    Whether a non-empty directory is refused is the command line's decision
+    (``-o nonempty``): ``redisfs`` checks that before calling ``run``."""
+    from ..core.mountpoint import MountpointError
+    from ..core.mountpoint import check_mountpoint as check
+
     try:
-        st = os.stat(mountpoint)
-    except FileNotFoundError:
-        raise MountError(f"mountpoint {mountpoint} does not exist (create it with mkdir -p)") \
-            from None
-    except OSError as exc:
-        if exc.errno == errno.ENOTCONN:
-            raise MountError(f"{mountpoint} is a dead FUSE mount; clean it up with: "
-                             f"fusermount3 -u {mountpoint}") from None
-        raise MountError(f"mountpoint {mountpoint}: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise MountError(f"mountpoint {mountpoint} is not a directory")
-    return mountpoint
+        return check(path, allow_nonempty=allow_nonempty)
+    except MountpointError as exc:
+        raise MountError(str(exc)) from None
 
 
 def is_replica(client: redis.Redis) -> bool:

@@ -29,6 +29,8 @@ class RdbFile:
     aux: dict[bytes, bytes] = field(default_factory=dict)
     entries: list[RdbEntry] = field(default_factory=list)
     functions: list[bytes] = field(default_factory=list)
+    # keys of types this reader steps over (stream, module, zipmap): value None
+    skipped: list[RdbEntry] = field(default_factory=list)
     checksum: int | None = None  # None: the file was saved with rdbchecksum no
 
     def keys(self, db: int = 0) -> dict[bytes, RdbEntry]:

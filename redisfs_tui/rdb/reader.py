@@ -1,8 +1,10 @@
 """Read an RDB file (versions 1 to 11) into an RdbFile, checking its CRC-64.
 
 Supports the value types a Redis 7.x dump holds for strings, lists, sets,
-sorted sets and hashes in all their encodings; streams and module values are
-refused with a clear RdbError naming the key (they cannot be skipped safely).
+sorted sets and hashes in all their encodings.  Values of other types that can be
+stepped over (streams, module values saved with their EOF marks, old zipmaps)
+are skipped and listed in ``RdbFile.skipped``; only pre-4.0 module values, whose
+length only the module knows, are refused with an RdbError naming the key.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ OP_FUNCTION2, OP_FUNCTION, OP_MODULE_AUX, OP_IDLE, OP_FREQ = 0xF5, 0xF6, 0xF7, 0
 OP_AUX, OP_RESIZEDB, OP_EXPIRE_MS, OP_EXPIRE, OP_SELECTDB, OP_EOF = (
     0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF)
 TYPE_NAMES = {15: "stream", 19: "stream", 21: "stream", 6: "module", 7: "module", 9: "zipmap"}
+TYPE_STREAM, TYPE_STREAM_2, TYPE_STREAM_3, TYPE_MODULE_2, TYPE_ZIPMAP = 15, 19, 21, 7, 9
+# liblzf's longest back reference (264 bytes) costs it 3 bytes of input; a declared
+# length beyond that ratio cannot be honest, and is refused before decompressing
+MAX_LZF_RATIO = 89
+STREAM_ID = 16  # bytes of a raw stream ID (two big-endian 64-bit numbers)
 
 
 class _Cursor:
@@ -70,6 +77,8 @@ class _Cursor:
             return str(struct.unpack("<i", self.take(4))[0]).encode()
         if value == 3:
             clen, ulen = self.number(), self.number()
+            if ulen > MAX_LZF_RATIO * clen + 64:  # LZF cannot expand data this much
+                raise RdbError(f"LZF string of {clen} bytes claims {ulen} bytes")
             return packed.lzf_decompress(self.take(clen), ulen)
         raise RdbError(f"unknown string encoding {value} at byte {self.pos - 1}")
 
@@ -81,7 +90,64 @@ class _Cursor:
             return float("inf")
         if size == 255:
             return float("-inf")
-        return float(self.take(size))
+        return _score(self.take(size))
+
+
+def _score(raw: bytes) -> float:
+    """A sorted-set score written as text; RdbError (not ValueError) when it is not one."""
+    try:
+        return float(raw)
+    except ValueError:
+        raise RdbError(f"sorted-set score {raw[:40]!r} is not a number") from None
+
+
+def _skip_stream(cur: _Cursor, kind: int) -> None:
+    """Step over a stream value (rdb.c, rdbLoadObject): its listpacks, metadata,
+    consumer groups with their pending entries, and consumers."""
+    for _ in range(cur.number()):  # radix tree nodes: master ID, listpack
+        cur.string()
+        cur.string()
+    cur.number()  # length
+    cur.number()  # last ID ms, seq
+    cur.number()
+    if kind >= TYPE_STREAM_2:
+        for _ in range(5):  # first ID, max deleted ID, entries added
+            cur.number()
+    for _ in range(cur.number()):  # consumer groups
+        cur.string()  # name
+        cur.number()  # last delivered ID
+        cur.number()
+        if kind >= TYPE_STREAM_2:
+            cur.number()  # entries read
+        for _ in range(cur.number()):  # the group's pending entries
+            cur.take(STREAM_ID + 8)  # ID, delivery time
+            cur.number()  # delivery count
+        for _ in range(cur.number()):  # consumers
+            cur.string()  # name
+            cur.take(8)  # seen time
+            if kind >= TYPE_STREAM_3:
+                cur.take(8)  # active time
+            for _ in range(cur.number()):
+                cur.take(STREAM_ID)
+
+
+def _skip_module2(cur: _Cursor) -> None:
+    """Step over a module value saved with typed opcodes, up to its EOF opcode."""
+    cur.number()  # module id
+    while True:
+        opcode = cur.number()
+        if opcode == 0:
+            return
+        if opcode in (1, 2):  # signed / unsigned integer
+            cur.number()
+        elif opcode == 3:  # float
+            cur.take(4)
+        elif opcode == 4:  # double
+            cur.take(8)
+        elif opcode == 5:
+            cur.string()
+        else:
+            raise RdbError(f"bad module value opcode {opcode}")
 
 
 def _value(cur: _Cursor, kind: int, key: bytes) -> tuple[str, object]:
@@ -107,7 +173,7 @@ def _value(cur: _Cursor, kind: int, key: bytes) -> tuple[str, object]:
         return "set", set(packed.intset(cur.string()))
     if kind in (12, 17):
         items = packed.ziplist(cur.string()) if kind == 12 else packed.listpack(cur.string())
-        return "zset", [(m, float(s)) for m, s in packed.pairs(items)]
+        return "zset", [(m, _score(s)) for m, s in packed.pairs(items)]
     if kind in (13, 16):
         items = packed.ziplist(cur.string()) if kind == 13 else packed.listpack(cur.string())
         return "hash", dict(packed.pairs(items))
@@ -122,8 +188,17 @@ def _value(cur: _Cursor, kind: int, key: bytes) -> tuple[str, object]:
         return "list", elements
     if kind == 20:
         return "set", set(packed.listpack(cur.string()))
+    if kind in (TYPE_STREAM, TYPE_STREAM_2, TYPE_STREAM_3):
+        _skip_stream(cur, kind)
+        return "stream", None
+    if kind == TYPE_MODULE_2:
+        _skip_module2(cur)
+        return "module", None
+    if kind == TYPE_ZIPMAP:  # a hash encoding of Redis < 2.6, one string blob
+        cur.string()
+        return "zipmap", None
     name = TYPE_NAMES.get(kind, f"unknown type {kind}")
-    raise RdbError(f"key {key[:60]!r}: {name} values are not supported")
+    raise RdbError(f"{name} values are not supported (they cannot be skipped)")
 
 
 def read_rdb(source: str | os.PathLike[str] | bytes, verify_checksum: bool = True) -> RdbFile:
@@ -164,8 +239,14 @@ def read_rdb(source: str | os.PathLike[str] | bytes, verify_checksum: bool = Tru
             raise RdbError(f"opcode 0x{op:02x} (old functions / module aux) is not supported")
         else:
             key = cur.string()
-            kind, value = _value(cur, op, key)
-            result.entries.append(RdbEntry(db, key, kind, value, expire))
+            try:
+                kind, value = _value(cur, op, key)
+            except RdbError as exc:
+                raise RdbError(f"key {key[:60]!r}: {exc}") from None
+            if value is None:
+                result.skipped.append(RdbEntry(db, key, kind, None, expire))
+            else:
+                result.entries.append(RdbEntry(db, key, kind, value, expire))
             expire = None
     if version >= 5:
         stored = struct.unpack("<Q", cur.take(8))[0]

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..core.connection import redacted
 from ..core.embedded import data_dir
+from ..core.mountpoint import MountpointError, check_mountpoint
 from ..mount.spawn import is_mounted
 
 MOUNT_WAIT = 15.0
@@ -105,17 +106,20 @@ def tail(path: str, lines: int = 200) -> str:
 def launch_mount(url: str, prefix: str, mountpoint: str, read_only: bool = False,
                  username: str | None = None, password_file: str | None = None,
                  wait: float = MOUNT_WAIT, env: dict[str, str] | None = None,
-                 allow_eviction: bool = False) -> LaunchedMount:
-    """Start the daemon and wait until the mountpoint is mounted (or it fails)."""
-    mountpoint = os.path.abspath(os.path.expanduser(mountpoint))
-    if not os.path.isdir(mountpoint):
-        raise MountError(f"{mountpoint} is not a directory (create it first)")
-    if is_mounted(mountpoint):
-        raise MountError(f"something is already mounted on {mountpoint}")
+                 allow_eviction: bool = False, allow_nonempty: bool = False) -> LaunchedMount:
+    """Start the daemon and wait until the mountpoint is mounted (or it fails).
+    A directory that is not empty is refused unless ``allow_nonempty``."""
+    try:  # the daemon's own check: not mounted already, a directory, empty
+        mountpoint = check_mountpoint(os.path.expanduser(mountpoint),
+                                      allow_nonempty=allow_nonempty)
+    except MountpointError as exc:
+        raise MountError(str(exc)) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_path = str(log_dir() / f"mount-{prefix}-{stamp}-{os.getpid()}.log")
     cmd = daemon_command(url, prefix, mountpoint, read_only, username, password_file, log_path,
                          allow_eviction)
+    if allow_nonempty:
+        cmd += ["-o", "nonempty"]
     with open(log_path, "ab") as log:
         shown = " ".join(redacted(part) if "://" in part else part for part in cmd)
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} redisfs-ui runs: {shown}\n".encode())
