@@ -297,16 +297,13 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except UsageError as exc:
         parser.error(str(exc))
-    from ..mount._fuse import FUSE3
     from ..mount.runner import MountError, check_mountpoint, run
 
     try:
         # -o nonempty is ours to decide: libfuse 3 mounts over files silently (and
-        # rejects the option), libfuse 2 wants it passed on
+        # rejects the option)
         allow_nonempty = bool(config.fuse_options.pop("nonempty", False))
         config.mountpoint = check_mountpoint(config.mountpoint, allow_nonempty=allow_nonempty)
-        if allow_nonempty and not FUSE3:
-            config.fuse_options["nonempty"] = True
         return run(config)
     except MountError as exc:
         print(f"redisfs: error: {exc}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """Where the daemon's log goes: the terminal while attached; a log file or syslog once
-detached.  Normal mode logs warnings and errors only; ``--debug`` logs every call."""
+detached.  Normal mode logs warnings and errors, and the few successes a user wants to
+see (filesystem created, mounted); ``--debug`` logs every call."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 FORMAT = "%(asctime)s redisfs[%(process)d] %(levelname)s %(name)s: %(message)s"
 SYSLOG_FORMAT = "redisfs[%(process)d]: %(levelname)s %(message)s"
+NOTICE_LOGGER = "redisfs.notice"
 
 
 def default_log_path(prefix: str) -> Path:
@@ -25,8 +27,7 @@ class LogSetup:
         self.prefix = prefix
         self.root = logging.getLogger()
         self.root.setLevel(logging.DEBUG if debug else logging.WARNING)
-        # mfusepy logs each errno with a traceback at DEBUG; our tracer says it better
-        logging.getLogger("fuse").setLevel(logging.INFO if debug else logging.WARNING)
+        logging.getLogger(NOTICE_LOGGER).setLevel(logging.INFO)
         self.terminal = logging.StreamHandler(sys.stderr)
         self.terminal.setFormatter(logging.Formatter("redisfs: %(levelname)s: %(message)s"))
         self.root.addHandler(self.terminal)

@@ -24,7 +24,7 @@ from ..core.access import AccessDenied, check_access
 from ..core.guards import EvictingServer, check_eviction, read_policy
 from ..core.registry import list_mounts, reap_dead_mounts, register_mount
 from .config import MountConfig
-from .logsetup import LogSetup
+from .logsetup import NOTICE_LOGGER, LogSetup
 from .lowlevel import Session, library_version
 from .operations import RedisFsOperations
 from .redisio import tune, tune_malloc
@@ -32,6 +32,7 @@ from .requests import Requests
 from .trace import instrument
 
 log = logging.getLogger("redisfs")
+notice = logging.getLogger(NOTICE_LOGGER)  # what went right, shown without --debug too
 
 
 class MountError(Exception):
@@ -107,7 +108,7 @@ def open_filesystem(config: MountConfig) -> FileSystem:
                 if read_only:
                     raise MountError("cannot create a filesystem on a read-only mount") from None
                 FileSystem.mkfs(client, config.prefix, uid=os.getuid(), gid=os.getgid())
-                log.warning("created filesystem %r on %s", config.prefix, where)
+                notice.info("created filesystem %r on %s", config.prefix, where)
         fs = FileSystem(client, config.prefix, read_only=read_only)
         fs.memory_info = info_allowed  # df shows Redis memory when INFO may be asked
         return fs
@@ -227,7 +228,7 @@ def run(config: MountConfig) -> int:
     def on_ready() -> None:
         live.append(True)
         set_readahead(config.mountpoint, config.readahead_kib)
-        log.info("mounted %s on %s (libfuse %s%s)", fs.prefix, config.mountpoint,
+        notice.info("mounted %s on %s (libfuse %s%s)", fs.prefix, config.mountpoint,
                  library_version(), ", read-only" if fs.read_only else "")
         with contextlib.suppress(FsError):
             reg = register_mount(fs, config.mountpoint, logs.location)
