@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import html
 import io
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -99,3 +101,24 @@ def run(app: RedisFsApp, scenario: Callable[[Pilot], Awaitable[None]],
             await scenario(pilot)
 
     asyncio.run(main())
+
+
+ERROR_WORDS = ("failed", "Traceback", "Error")
+
+
+def svg_lines(svg: str) -> list[str]:
+    """The text rows of a Textual screenshot (SVG): one string per terminal line.
+
+    Textual writes each styled run as a ``<text>`` clipped to its line
+    (``clip-path="url(#…-line-N)"``), spaces as ``&#160;``.
+    """
+    rows: dict[int, list[str]] = {}
+    for line, body in re.findall(r'<text [^>]*clip-path="url\(#[\w-]*-line-(\d+)\)"[^>]*>'
+                                 r"(.*?)</text>", svg, re.S):
+        rows.setdefault(int(line), []).append(html.unescape(body).replace("\xa0", " "))
+    return ["".join(rows[n]) for n in sorted(rows)]
+
+
+def svg_errors(svg: str) -> list[str]:
+    """Lines of a screenshot that show an error (a screenshot must never bless one)."""
+    return [line.strip() for line in svg_lines(svg) if any(w in line for w in ERROR_WORDS)]
