@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import fmt
 
@@ -33,6 +35,23 @@ class View(Container):
             self.notify(fmt.error_text(event.worker.error), title=event.worker.name or "Error",
                         severity="error", timeout=8)
             self.worker_failed(event.worker)
+
+    def ask(self, screen: ModalScreen[bool]) -> bool:
+        """From a thread worker: show a confirmation and wait for the answer (False when
+        the worker is cancelled meanwhile)."""
+        answers: list[bool] = []
+        answered = threading.Event()
+
+        def done(ok: bool | None) -> None:
+            answers.append(bool(ok))
+            answered.set()
+
+        self.app.call_from_thread(self.app.push_screen, screen, done)
+        worker = get_current_worker()
+        while not answered.wait(0.1):
+            if worker.is_cancelled:
+                return False
+        return answers[0]
 
     def worker_failed(self, worker: Worker) -> None:
         """Hook: undo 'loading…' states when a worker fails."""
