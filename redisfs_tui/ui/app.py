@@ -67,6 +67,7 @@ class RedisFsApp(App[None]):
         notices: tuple[str, ...] = (),
         alerts: tuple[str, ...] = (),
         allow_eviction: bool = False,
+        offline: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -79,7 +80,10 @@ class RedisFsApp(App[None]):
         self.notices = notices
         self.alerts = alerts  # warnings the user must see (an evicting server)
         self.allow_eviction = allow_eviction
-        self.sub_title = self.server_label
+        # --rdb: the dump file shown in a throw-away server; nothing may touch this host
+        # (its mount records name other machines' mounts, or this one's, long ago)
+        self.offline = offline
+        self.sub_title = self.server_label + (f" · offline copy of {offline}" if offline else "")
 
     def now(self) -> dt.datetime:
         """The app clock: fixed in tests and screenshots, the real time otherwise."""
@@ -159,6 +163,15 @@ class RedisFsApp(App[None]):
             self.browser.navigate("/")
 
     # -- app actions ---------------------------------------------------------------------
+    def refuse_offline(self, what: str) -> bool:
+        """True (after saying why) when ``what`` would touch this host in --rdb mode."""
+        if not self.offline:
+            return False
+        self.notify(f"{what} is disabled: this is an offline copy of {self.offline} "
+                    "(--rdb), and its mount records are not mounts of this host.",
+                    title="Offline", severity="warning", timeout=8)
+        return True
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -202,6 +215,7 @@ class RedisFsApp(App[None]):
         self.client, self.spec = client, spec
         self.server_label = self.sub_title = redacted(spec.url)
         self.server_note = ""
+        self.offline = None  # a real server now: its mounts are real
         self.current_prefix = None
         self.browser.close_filesystem()
         for tab in TABS:
