@@ -51,9 +51,13 @@ def pinned_demo(client: redis.Redis, prefix: str) -> FileSystem:
 
 
 def make_app(url: str, client: redis.Redis, prefix: str | None = None,
-             tab: str | None = None) -> RedisFsApp:
+             tab: str | None = None, **options) -> RedisFsApp:
+    """The app on the fixed clock, without the periodic refresh (tests that need it
+    pass ``refresh_seconds``; snapshots stay still)."""
+    options.setdefault("clock", clock)
+    options.setdefault("refresh_seconds", None)
     return RedisFsApp(client, ServerSpec(url=url), server_label="redis://test-server/0",
-                      prefix=prefix, start_tab=tab, clock=clock)
+                      prefix=prefix, start_tab=tab, **options)
 
 
 async def settle(pilot: Pilot, rounds: int = 3) -> None:

@@ -83,6 +83,7 @@ class MountsView(TableView):
 
     def show(self, rows: list[MountRow], now: float | None = None) -> None:
         """Fill the table (tests pass fixed rows and clock for stable screenshots)."""
+        before = self.selected
         self.rows = rows
         clock = self.rfs.now() if now is None else dt.datetime.fromtimestamp(now, dt.UTC)
         table = self.query_one(DataTable)
@@ -98,6 +99,11 @@ class MountsView(TableView):
                      fmt.age(int(r.heartbeat * 1e9), clock) if r.heartbeat else "")
             table.add_row(Text(r.state, style=styles.get(r.state, "")),
                           *(Text(c) for c in cells), key=str(i))
+        if before is not None:  # a refresh keeps the cursor on the same mount
+            at = [i for i, r in enumerate(self.rows)
+                  if (r.host, r.mountpoint) == (before.host, before.mountpoint)]
+            if at:
+                table.move_cursor(row=at[0])
         dead = sum(1 for r in rows if r.state in ("dead", "exited"))
         note = (f"{dead} dead mount(s): their open files are released by fsck (repair)."
                 if dead else "")

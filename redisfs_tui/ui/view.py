@@ -59,6 +59,11 @@ class View(Container):
     def refresh_view(self) -> None:
         """Reload everything the view shows (ctrl+r, and after changes elsewhere)."""
 
+    def auto_refresh(self) -> None:
+        """The periodic refresh of the visible view (the app's clock tick): by default
+        what ctrl+r does; views whose reload would disturb the user do less."""
+        self.refresh_view()
+
     def focus_main(self) -> None:
         """Put focus on the view's main widget when its tab is selected."""
         for widget in self.query("*"):
