@@ -143,3 +143,29 @@ def test_disconnected_state_and_reconnect(private_redis):
         run(app, scenario)
     finally:
         client.close()
+
+
+def test_a_server_that_answers_with_an_error_is_not_disconnected(private_redis):
+    """An ACL user without INFO: the server answers (NOPERM), so it is connected, and the
+    server view's error is notified once, not at every refresh."""
+    server = private_redis("acl")
+    admin = redis.Redis.from_url(server.url)
+    admin.acl_setuser("noinfo", enabled=True, passwords=["+pw"], commands=["+@all", "-info"],
+                      keys=["*"])
+    client = redis.Redis.from_url(server.url, username="noinfo", password="pw")
+    app = make_app(server.url, client, tab="server", refresh_seconds=0.2)
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: notifications(app), what="the INFO error")
+        await pilot.pause(1.0)  # five refreshes
+        await settle(pilot)
+        assert not app.query_one("#conn-banner", Static).display
+        assert "DISCONNECTED" not in app.sub_title
+        errors = [n for n in notifications(app) if "may not run this command" in n]
+        assert len(errors) == 1, notifications(app)
+
+    try:
+        run(app, scenario)
+    finally:
+        client.close()
+        admin.close()

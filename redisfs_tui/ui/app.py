@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from ..core import FsError, ServerSpec, connect, redacted
+from ..core import FsError, RedisUnavailable, ServerSpec, connect, redacted
 from ..core.guards import EvictingServer, check_eviction
 from ..core.registry import server_info
 from . import fmt
@@ -189,10 +189,15 @@ class RedisFsApp(App[None]):
     def _ping_worker(self, client: redis.Redis) -> None:
         try:
             server_info(client)
-        except (FsError, OSError) as exc:
+        except RedisUnavailable as exc:
             self.call_from_thread(self._connection_lost, client, fmt.error_text(exc))
-        else:
-            self.call_from_thread(self._connection_ok, client)
+            return
+        except FsError:
+            pass  # it answered (INFO denied by an ACL, say): connected
+        except OSError as exc:
+            self.call_from_thread(self._connection_lost, client, fmt.error_text(exc))
+            return
+        self.call_from_thread(self._connection_ok, client)
 
     def _connection_lost(self, client: redis.Redis, reason: str) -> None:
         if client is not self.client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
@@ -13,12 +14,17 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import fmt
 
+REPEAT_SECONDS = 60.0  # the same error of a view's reload is notified at most this often
+LOAD_GROUPS = frozenset({"server", "filesystems", "mounts", "browser-dir", "fsck-list"})
+
 if TYPE_CHECKING:
     from .app import RedisFsApp
 
 
 class View(Container):
     """A tab of the main screen.  Subclasses run Redis calls in thread workers."""
+
+    _last_error: tuple[str, float] | None = None  # (text, monotonic time) last notified
 
     @property
     def rfs(self) -> RedisFsApp:
@@ -32,8 +38,15 @@ class View(Container):
             if event.state is WorkerState.CANCELLED:
                 self.notify(f"{event.worker.name or 'Job'} cancelled", severity="warning")
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.notify(fmt.error_text(event.worker.error), title=event.worker.name or "Error",
-                        severity="error", timeout=8)
+            text = fmt.error_text(event.worker.error)
+            now = time.monotonic()
+            # the periodic refresh may fail the same way every few seconds: say it once
+            # (an action the user asked for always answers)
+            if event.worker.group not in LOAD_GROUPS or self._last_error is None or \
+                    self._last_error[0] != text or now - self._last_error[1] > REPEAT_SECONDS:
+                self.notify(text, title=event.worker.name or "Error", severity="error",
+                            timeout=8)
+                self._last_error = (text, now)
             self.worker_failed(event.worker)
 
     def ask(self, screen: ModalScreen[bool]) -> bool:
