@@ -98,12 +98,17 @@ def test_visible_views_refresh_themselves(redis_server, client, fs):
         # the mounts table: a new record appears, the cursor stays on its mount
         await pilot.press("4")
         mounts = app.query_one("#mount-table", DataTable)
+
+        def listed() -> list[str]:
+            return [str(mounts.get_row_at(i)[2]) for i in range(mounts.row_count)]
+
         record("/mnt/one")
-        await wait_for(pilot, lambda: mounts.row_count == 1, what="mounts refresh")
+        await wait_for(pilot, lambda: "/mnt/one" in listed(), what="mounts refresh")
         record("/mnt/two")
-        await wait_for(pilot, lambda: mounts.row_count == 2, what="second mount")
-        mounts.move_cursor(row=1)
+        await wait_for(pilot, lambda: "/mnt/two" in listed(), what="second mount")
+        mounts.move_cursor(row=listed().index("/mnt/two"))
         chosen = app.query_one(MountsView).selected.mountpoint
+        assert chosen == "/mnt/two"
         await pilot.pause(0.8)  # a few refreshes (each clears and refills the table)
         await settle(pilot)
         assert app.query_one(MountsView).selected.mountpoint == chosen
