@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
 import os
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -123,14 +125,36 @@ SHOTS: list[tuple[str, str | None, str | None, Step]] = [
 ]
 
 
+ERROR_WORDS = ("failed", "Traceback", "Error")
+
+
+def error_lines(svg: str) -> list[str]:
+    """Lines of a screenshot that show an error ("diff failed", a notification naming a
+    TypeError): such an image is never written over a good one."""
+    rows: dict[int, list[str]] = {}
+    for line, body in re.findall(r'<text [^>]*clip-path="url\(#[\w-]*-line-(\d+)\)"[^>]*>'
+                                 r"(.*?)</text>", svg, re.S):
+        rows.setdefault(int(line), []).append(html.unescape(body).replace("\xa0", " "))
+    lines = ["".join(rows[n]) for n in sorted(rows)]
+    return [line.strip() for line in lines if any(w in line for w in ERROR_WORDS)]
+
+
 async def shoot(url: str, client: redis.Redis, out: Path) -> None:
+    bad: dict[str, list[str]] = {}
     for name, prefix, tab, step in SHOTS:
         app = RedisFsApp(client, ServerSpec(url=url), server_label="redis://localhost:6379/0",
                          prefix=prefix, start_tab=tab)
         async with app.run_test(size=SIZE) as pilot:
             await step(pilot)
-            app.save_screenshot(str(out / f"{name}.svg"))
+            svg = app.export_screenshot()
+        if errors := error_lines(svg):
+            bad[name] = errors
+            print(f"NOT written: {name}.svg shows an error: {errors}")
+            continue
+        (out / f"{name}.svg").write_text(svg, encoding="utf-8")
         print(f"wrote {out / name}.svg")
+    if bad:
+        raise SystemExit(f"{len(bad)} screenshot(s) showed errors: {', '.join(bad)}")
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import html
 import io
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -49,9 +51,13 @@ def pinned_demo(client: redis.Redis, prefix: str) -> FileSystem:
 
 
 def make_app(url: str, client: redis.Redis, prefix: str | None = None,
-             tab: str | None = None) -> RedisFsApp:
+             tab: str | None = None, **options) -> RedisFsApp:
+    """The app on the fixed clock, without the periodic refresh (tests that need it
+    pass ``refresh_seconds``; snapshots stay still)."""
+    options.setdefault("clock", clock)
+    options.setdefault("refresh_seconds", None)
     return RedisFsApp(client, ServerSpec(url=url), server_label="redis://test-server/0",
-                      prefix=prefix, start_tab=tab, clock=clock)
+                      prefix=prefix, start_tab=tab, **options)
 
 
 async def settle(pilot: Pilot, rounds: int = 3) -> None:
@@ -99,3 +105,24 @@ def run(app: RedisFsApp, scenario: Callable[[Pilot], Awaitable[None]],
             await scenario(pilot)
 
     asyncio.run(main())
+
+
+ERROR_WORDS = ("failed", "Traceback", "Error")
+
+
+def svg_lines(svg: str) -> list[str]:
+    """The text rows of a Textual screenshot (SVG): one string per terminal line.
+
+    Textual writes each styled run as a ``<text>`` clipped to its line
+    (``clip-path="url(#…-line-N)"``), spaces as ``&#160;``.
+    """
+    rows: dict[int, list[str]] = {}
+    for line, body in re.findall(r'<text [^>]*clip-path="url\(#[\w-]*-line-(\d+)\)"[^>]*>'
+                                 r"(.*?)</text>", svg, re.S):
+        rows.setdefault(int(line), []).append(html.unescape(body).replace("\xa0", " "))
+    return ["".join(rows[n]) for n in sorted(rows)]
+
+
+def svg_errors(svg: str) -> list[str]:
+    """Lines of a screenshot that show an error (a screenshot must never bless one)."""
+    return [line.strip() for line in svg_lines(svg) if any(w in line for w in ERROR_WORDS)]

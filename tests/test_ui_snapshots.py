@@ -9,12 +9,22 @@ Regenerate with ``pytest tests/test_ui_snapshots.py --snapshot-update``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from helpers_ui import FIXED_UUID, NOW_NS, make_app, pinned_demo, settle, wait_for
+from helpers_ui import (
+    FIXED_UUID,
+    NOW_NS,
+    make_app,
+    pinned_demo,
+    settle,
+    svg_errors,
+    svg_lines,
+    wait_for,
+)
 from textual.pilot import Pilot
 
 from redisfs_tui.core import ROOT_INO, FileSystem
@@ -137,8 +147,10 @@ def test_diff_screen(snap_compare, snap_server):
     async def run_before(pilot: Pilot) -> None:
         await ready(pilot)
         pilot.app.push_screen(DiffScreen("demo", "demo.edit"))
-        await wait_for(pilot, lambda: getattr(pilot.app.screen, "done", False), what="diff")
+        await wait_for(pilot, lambda: getattr(pilot.app.screen, "done", False)
+                       or getattr(pilot.app.screen, "failed", False), what="diff")
         await settle(pilot)
+        assert not pilot.app.screen.failed  # never bless an error screen
 
     assert snap_compare(app_for(snap_server, prefix=None, tab="filesystems"),
                         terminal_size=SIZE, run_before=run_before)
@@ -197,3 +209,29 @@ def test_help_screen(snap_compare, snap_server):
         await settle(pilot)
 
     assert snap_compare(app_for(snap_server), terminal_size=SIZE, run_before=run_before)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = sorted((ROOT / "screenshots").glob("*.svg")) + \
+    sorted((ROOT / "tests" / "__snapshots__").rglob("*.svg"))
+
+
+def test_stored_images_show_no_errors():
+    """No README screenshot and no stored snapshot may show an error ("diff failed", a
+    traceback, a TypeError notification): a snapshot test must never bless one."""
+    assert len(IMAGES) > 20
+    errors = {path.name: svg_errors(path.read_text()) for path in IMAGES}
+    assert {name: lines for name, lines in errors.items() if lines} == {}
+
+
+@pytest.mark.parametrize("path", [ROOT / "screenshots" / "diff.svg",
+                                  ROOT / "tests" / "__snapshots__" / "test_ui_snapshots"
+                                  / "test_diff_screen.svg"], ids=["screenshot", "snapshot"])
+def test_stored_diff_images_show_the_differences(path: Path):
+    """Both fixtures edit the snapshot the same way: these rows must be on the image."""
+    text = " ".join(" ".join(svg_lines(path.read_text())).split())
+    for expected in ("removed /docs/todo.txt", "added /docs/roadmap.md",
+                     "metadata /etc/atlas.toml"):
+        assert expected in text
+    assert "still comparing" not in text
+    assert re.search(r"\d+ added, .*\d+ removed +Esc closes", text), "no diff summary"

@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Input, Static, Tree
 
 from redisfs_tui.core import ROOT_INO, FileSystem, Keys
 from redisfs_tui.core.registry import register_mount
+from redisfs_tui.core.snapshot import snapshot
 from redisfs_tui.ui.commands import COMMANDS, RedisFsCommands
 from redisfs_tui.ui.diff_screen import DiffScreen
 from redisfs_tui.ui.filesystems_view import FilesystemsView
@@ -156,6 +157,34 @@ def test_filesystems_mkfs_snapshot_diff_restore_delete(redis_server, client, pre
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: snap not in prefixes(), what="delete")
         assert not client.exists(Keys(snap).superblock)
+
+    run(app, scenario)
+
+
+def test_diff_with_several_differences_lists_them_sorted(redis_server, client, fs):
+    """Three differences used to end in "diff failed" (DataTable.sort compared Rich Text
+    cells, which have no order); the table must come out sorted by path instead."""
+    for name in ("b.txt", "a.txt"):
+        fs.release(fs.create(ROOT_INO, name, 0o644).ino)
+    snap = f"{fs.prefix}.s"
+    snapshot(client, fs.prefix, snap)
+    fs.write(fs.resolve("/b.txt").ino, 0, b"changed")
+    fs.unlink(ROOT_INO, "a.txt")
+    fs.mkdir(ROOT_INO, "c")
+    app = make_app(redis_server.url, client, tab="filesystems")
+
+    async def scenario(pilot: Pilot) -> None:
+        app.push_screen(DiffScreen(snap, fs.prefix))
+        await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.done or screen.failed, what="diff")
+        await settle(pilot)
+        summary = text_of(screen.query_one("#diff-summary", Static))
+        assert not screen.failed and "failed" not in summary, summary
+        assert not [n for n in notifications(app) if "Error" in n]
+        assert table_column(screen, "#diff-table", 2) == ["/a.txt", "/b.txt", "/c"]
+        assert table_column(screen, "#diff-table", 1) == ["removed", "modified", "added"]
+        assert "1 added" in summary and "1 modified" in summary and "1 removed" in summary
 
     run(app, scenario)
 

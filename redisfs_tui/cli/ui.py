@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
         app = RedisFsApp(client, spec, server_label=redacted(spec.url), prefix=prefix,
                          notices=tuple(notices), alerts=tuple(alerts),
-                         allow_eviction=args.allow_eviction)
+                         allow_eviction=args.allow_eviction, offline=args.rdb)
         app.run()
         return app.return_code or 0
 

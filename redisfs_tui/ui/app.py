@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker
 
-from ..core import ServerSpec, connect, redacted
+from ..core import FsError, RedisUnavailable, ServerSpec, connect, redacted
 from ..core.guards import EvictingServer, check_eviction
+from ..core.registry import server_info
 from . import fmt
 from .browser import BrowserView
 from .commands import RedisFsCommands
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 TABS = ("server", "filesystems", "browser", "mounts", "fsck")
 Clock = Callable[[], dt.datetime]
+REFRESH_SECONDS = 5.0  # the visible view reloads (and Redis is pinged) this often
 
 
 class RedisFsApp(App[None]):
@@ -67,6 +70,8 @@ class RedisFsApp(App[None]):
         notices: tuple[str, ...] = (),
         alerts: tuple[str, ...] = (),
         allow_eviction: bool = False,
+        offline: str | None = None,
+        refresh_seconds: float | None = REFRESH_SECONDS,
     ) -> None:
         super().__init__()
         self.client = client
@@ -79,7 +84,18 @@ class RedisFsApp(App[None]):
         self.notices = notices
         self.alerts = alerts  # warnings the user must see (an evicting server)
         self.allow_eviction = allow_eviction
-        self.sub_title = self.server_label
+        # --rdb: the dump file shown in a throw-away server; nothing may touch this host
+        # (its mount records name other machines' mounts, or this one's, long ago)
+        self.offline = offline
+        self.refresh_seconds = refresh_seconds  # None: no periodic refresh (screenshots)
+        self.disconnected: str | None = None  # why Redis does not answer, while it does not
+        self._ping: Worker | None = None
+        self._set_sub_title()
+
+    def _set_sub_title(self) -> None:
+        self.sub_title = (self.server_label
+                          + (f" · offline copy of {self.offline}" if self.offline else "")
+                          + (" · DISCONNECTED" if self.disconnected is not None else ""))
 
     def now(self) -> dt.datetime:
         """The app clock: fixed in tests and screenshots, the real time otherwise."""
@@ -87,6 +103,7 @@ class RedisFsApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static("", id="conn-banner")
         with TabbedContent(initial=self.start_tab, id="tabs"):
             with TabPane("1 Server", id="server"):
                 yield ServerView(id="server-view")
@@ -102,6 +119,9 @@ class RedisFsApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#conn-banner").display = False
+        if self.refresh_seconds:
+            self.set_interval(self.refresh_seconds, self.tick)
         for notice in self.notices:
             self.notify(notice, title="redisfs", timeout=10)
         for alert in self.alerts:
@@ -158,7 +178,66 @@ class RedisFsApp(App[None]):
         if self.browser.fs is not None and self.browser.fs.prefix == prefix:
             self.browser.navigate("/")
 
+    # -- the clock tick: is Redis there, and the visible view refreshed ------------------
+    def tick(self) -> None:
+        """Ping Redis in a worker (never twice at once: a hung server must not pile up
+        threads); the answer refreshes the visible view or shows the disconnected state."""
+        if self._ping is None or self._ping.is_finished:
+            self._ping = self._ping_worker(self.client)
+
+    @work(thread=True, group="ping", exit_on_error=False, name="Ping")
+    def _ping_worker(self, client: redis.Redis) -> None:
+        try:
+            server_info(client)
+        except RedisUnavailable as exc:
+            self.call_from_thread(self._connection_lost, client, fmt.error_text(exc))
+            return
+        except FsError:
+            pass  # it answered (INFO denied by an ACL, say): connected
+        except OSError as exc:
+            self.call_from_thread(self._connection_lost, client, fmt.error_text(exc))
+            return
+        self.call_from_thread(self._connection_ok, client)
+
+    def _connection_lost(self, client: redis.Redis, reason: str) -> None:
+        if client is not self.client:
+            return  # switched servers meanwhile
+        first = self.disconnected is None
+        self.disconnected = reason
+        banner = self.query_one("#conn-banner", Static)
+        banner.update(f"⚠ Disconnected from {self.server_label}: {reason}. Retrying every "
+                      f"{self.refresh_seconds or REFRESH_SECONDS:g} s; the views show what "
+                      "they last read.")
+        banner.display = True
+        self._set_sub_title()
+        if first:
+            self.notify(f"Lost the connection to {self.server_label}: {reason}",
+                        title="Disconnected", severity="error", timeout=10)
+
+    def _connection_ok(self, client: redis.Redis) -> None:
+        if client is not self.client:
+            return
+        if self.disconnected is not None:
+            self.disconnected = None
+            self.query_one("#conn-banner").display = False
+            self._set_sub_title()
+            self.notify(f"Reconnected to {self.server_label}", title="Connected")
+            for tab in TABS:
+                self.view(tab).refresh_view()
+            return
+        if len(self.screen_stack) == 1:  # not under a dialog
+            self.view(self.active_tab).auto_refresh()
+
     # -- app actions ---------------------------------------------------------------------
+    def refuse_offline(self, what: str) -> bool:
+        """True (after saying why) when ``what`` would touch this host in --rdb mode."""
+        if not self.offline:
+            return False
+        self.notify(f"{what} is disabled: this is an offline copy of {self.offline} "
+                    "(--rdb), and its mount records are not mounts of this host.",
+                    title="Offline", severity="warning", timeout=8)
+        return True
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -200,8 +279,12 @@ class RedisFsApp(App[None]):
     def _switch_server(self, client: redis.Redis, spec: ServerSpec) -> None:
         old = self.client
         self.client, self.spec = client, spec
-        self.server_label = self.sub_title = redacted(spec.url)
+        self.server_label = redacted(spec.url)
         self.server_note = ""
+        self.offline = None  # a real server now: its mounts are real
+        self.disconnected = None
+        self.query_one("#conn-banner").display = False
+        self._set_sub_title()
         self.current_prefix = None
         self.browser.close_filesystem()
         for tab in TABS:

@@ -20,7 +20,8 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
-from ..core import ROOT_INO, FileSystem
+from ..core import ROOT_INO, FileSystem, FsError
+from . import fmt
 from .breadcrumbs import Breadcrumbs
 from .browser_ops import BrowserOps
 from .entries import Entry, SortKey, sort_entries
@@ -32,6 +33,7 @@ from .preview_data import load_preview
 
 PAGE = 1000
 FLUSH_SECONDS = 0.25  # merge loaded pages into the list at most this often
+AUTO_RELOAD_MAX = 20_000  # the periodic refresh re-reads directories up to this size
 
 
 class BrowserView(BrowserOps):
@@ -65,7 +67,7 @@ class BrowserView(BrowserOps):
         yield Breadcrumbs(id="crumbs")
         with Horizontal(id="browser-body"):
             with Vertical(id="browser-left"):
-                yield EntryList(self.rfs.now(), id="entries")
+                yield EntryList(self.rfs.now, id="entries")
                 yield Input(placeholder="filter: type part of a name, Enter keeps it, Esc clears",
                             id="filter")
                 yield Static("", id="browser-status")
@@ -125,6 +127,20 @@ class BrowserView(BrowserOps):
         self._status("loading…")
         self._load_worker(self.fs, self.path, select, self.generation, lst)
 
+    def auto_refresh(self) -> None:
+        """Re-read the directory in the background and swap the result in without
+        clearing the list (the cursor stays on its name, the preview is left alone);
+        a huge directory only has its ages redrawn."""
+        lst = self.entry_list
+        if self.fs is None or lst.is_loading or self.total > AUTO_RELOAD_MAX:
+            lst.refresh()
+            return
+        self.generation += 1
+        self._first_page = False
+        current = lst.current
+        self._quiet_worker(self.fs, self.path, current.name if current else None,
+                           self.generation, lst)
+
     def reload(self, select: str | None = None) -> None:
         current = self.entry_list.current
         self.navigate(self.path, select or (current.name if current else None))
@@ -136,8 +152,24 @@ class BrowserView(BrowserOps):
           name="Read directory")
     def _load_worker(self, fs: FileSystem, path: str, select: str | None, gen: int,
                      lst: EntryList) -> None:
+        self._load(fs, path, select, gen, lst)
+
+    @work(thread=True, exclusive=True, group="browser-dir", exit_on_error=False,
+          name="Re-read directory")
+    def _quiet_worker(self, fs: FileSystem, path: str, select: str | None, gen: int,
+                      lst: EntryList) -> None:
+        try:
+            self._load(fs, path, select, gen, lst, quiet=True)
+        except FsError as exc:  # gone meanwhile: say so in the status line, not every tick
+            if gen == self.generation:
+                self.app.call_from_thread(self._status, f"could not re-read: "
+                                          f"{fmt.error_text(exc)}")
+
+    def _load(self, fs: FileSystem, path: str, select: str | None, gen: int,
+              lst: EntryList, quiet: bool = False) -> None:
         """Pages arrive here; the list is sorted in this thread and handed over whole,
-        so the UI thread only swaps it in (no long sort on the UI thread)."""
+        so the UI thread only swaps it in (no long sort on the UI thread).  ``quiet``
+        (the periodic refresh) hands over only the complete listing."""
         worker = get_current_worker()
         attr = fs.resolve(path)
         total = fs.count_entries(attr.ino)
@@ -155,7 +187,8 @@ class BrowserView(BrowserOps):
             # flush the first page at once, then at most every FLUSH_SECONDS (longer for
             # huge directories, where each flush re-sorts everything loaded so far)
             interval = max(FLUSH_SECONDS, len(loaded) / 200_000)
-            if done or not last_flush or time.monotonic() - last_flush >= interval:
+            if done or (not quiet and (not last_flush
+                                       or time.monotonic() - last_flush >= interval)):
                 key, reverse = lst.sort_key, lst.reverse
                 ordered = list(loaded)
                 sort_entries(ordered, key, reverse)

@@ -18,7 +18,14 @@ from . import fmt
 from .confirm import ConfirmModal
 from .form import Field, FormModal
 from .job_bar import JobHandle
-from .transfer import TransferCancelled, copy_in, copy_out, remove_tree
+from .transfer import (
+    TransferCancelled,
+    copy_in,
+    copy_out,
+    local_conflicts,
+    plan_remote,
+    remove_tree,
+)
 from .view import View
 
 if TYPE_CHECKING:
@@ -192,21 +199,37 @@ class BrowserOps(View):
         handle = self.rfs.new_job(f"Copying out {entry.name}")
         if handle is not None:
             dest = os.path.expanduser(str(values["dest"]))
-            self.rfs.job_bar.begin(handle.title, self._copy_out_worker(handle, entry, dest))
+            self.rfs.job_bar.begin(handle.title,
+                                  self._copy_out_worker(handle, entry, dest, self.dir_ino))
 
     @work(thread=True, exit_on_error=False, name="Copy out", group="job")
-    def _copy_out_worker(self, handle: JobHandle, entry: Entry, dest: str) -> None:
+    def _copy_out_worker(self, handle: JobHandle, entry: Entry, dest: str, parent: int) -> None:
         assert self.fs is not None
         try:
+            plan = plan_remote(self.fs, entry.attr, parent, entry.raw, handle.cancelled)
+            conflicts = local_conflicts(plan, dest)
+            if conflicts:
+                shown = ", ".join(conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
+                more = "1000 or more" if len(conflicts) >= 1000 else f"{len(conflicts):,}"
+                message = (f"{more} path(s) already exist in {dest}: {shown}\n"
+                           "Replace them? Files and symlinks in the way are removed and "
+                           "written anew (a symlink is never followed); directories are "
+                           "merged into.")
+                if not self.ask(ConfirmModal("Overwrite local files?", message, "Overwrite")):
+                    self.app.call_from_thread(self.notify, "Copy out cancelled: nothing "
+                                              "was overwritten", severity="warning")
+                    return
             result = copy_out(self.fs, entry.attr, entry.name, dest, handle.progress,
-                              handle.cancelled)
+                              handle.cancelled, overwrite=bool(conflicts), plan=plan)
         except TransferCancelled as exc:
             self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
                                       severity="warning")
             return
         self.app.call_from_thread(
             self.notify, f"Copied to {os.path.join(dest, entry.name)}: {result.summary()}, "
-            f"{fmt.size(result.bytes)}")
+            f"{fmt.size(result.bytes)}",
+            severity="warning" if result.rejected or result.loops else "information",
+            timeout=15 if result.rejected or result.loops else 5)
 
     def action_copy_in(self) -> None:
         if self._ready(need_entry=False) is False:

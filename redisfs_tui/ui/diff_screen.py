@@ -33,6 +33,7 @@ class DiffScreen(ModalScreen[None]):
         self.a, self.b = a, b
         self.counts: Counter[str] = Counter()
         self.done = False
+        self.failed = False
 
     def compose(self) -> ComposeResult:
         yield Label(f"Differences from {self.a} to {self.b}", classes="dialog-title")
@@ -72,9 +73,9 @@ class DiffScreen(ModalScreen[None]):
             table.add_row(Text(SIGNS.get(e.change, "?"), style=style),
                           Text(e.change, style=style), Text(e.path), Text(e.detail))
             self.counts[e.change] += 1
+        if done:  # the cells are Rich Text, which has no order: sort by the plain text
+            table.sort("path", key=lambda cell: cell.plain)
         self.done = done
-        if done:
-            table.sort("path")
         self._summary()
 
     def _summary(self) -> None:
@@ -89,6 +90,7 @@ class DiffScreen(ModalScreen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.failed = True
             self.notify(fmt.error_text(event.worker.error), title="Diff", severity="error")
             self.query_one("#diff-summary", Static).update("diff failed   Esc closes")
 

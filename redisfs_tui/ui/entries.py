@@ -39,18 +39,20 @@ class Entry:
         self.folded = self.name.casefold()
 
     def row(self, now: dt.datetime) -> tuple[str, ...]:
-        """(size, mtime, mode, nlink, user, inode) strings, computed once."""
+        """(size, mtime, mode, nlink, user, inode) strings.  All but the age are computed
+        once; the age is relative to ``now``, the time of drawing (never a fixed start)."""
         if self.cells is None:
             a = self.attr
             self.cells = (
                 "" if a.is_dir else fmt.size(a.size),
-                fmt.age(a.mtime_ns, now),
+                "",
                 fmt.filemode(a.mode),
                 str(a.nlink),
                 fmt.user_name(a.uid),
                 str(a.ino),
             )
-        return self.cells
+        cells = self.cells
+        return (cells[0], fmt.age(self.attr.mtime_ns, now), *cells[2:])
 
     @property
     def target(self) -> str | None:

@@ -9,6 +9,7 @@ title sorts by it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -93,9 +94,9 @@ class EntryList(ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
-    def __init__(self, now: dt.datetime, id: str | None = None) -> None:
+    def __init__(self, clock: Callable[[], dt.datetime], id: str | None = None) -> None:
         super().__init__(id=id)
-        self.now = now
+        self.clock = clock  # ages are drawn against the time of drawing
         self.entries: list[Entry] = []  # everything loaded, sorted
         self.shown: list[Entry] = []  # after the filter
         self.sort_key = SortKey.NAME
@@ -231,7 +232,7 @@ class EntryList(ScrollView, can_focus=True):
             if index == 0:
                 return self._placeholder(width)
             return Strip.blank(width, self.rich_style)
-        return self._row(index, cols, name_width, width)
+        return self._row(index, cols, name_width, width, self.clock())
 
     def _header(self, cols: list, name_width: int, width: int) -> Strip:
         base = self.get_component_rich_style("entry-list--header")
@@ -256,10 +257,11 @@ class EntryList(ScrollView, can_focus=True):
             text = "  (empty directory)"
         return Strip([Segment(fit(text, width), dim)], width)
 
-    def _row(self, index: int, cols: list, name_width: int, width: int) -> Strip:
+    def _row(self, index: int, cols: list, name_width: int, width: int,
+             now: dt.datetime) -> Strip:
         entry = self.shown[index]
         cells = dict(zip(("size", "modified", "mode", "links", "owner", "inode"),
-                         entry.row(self.now), strict=True))
+                         entry.row(now), strict=True))
         base = self.rich_style
         if index == self.cursor:
             base = base + self.get_component_rich_style("entry-list--cursor")

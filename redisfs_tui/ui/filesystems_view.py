@@ -3,7 +3,9 @@ restore, diff, and open one in the browser."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,6 +21,8 @@ from . import fmt
 from .confirm import ConfirmModal
 from .diff_screen import DiffScreen
 from .form import Field, FormModal
+from .mount_control import LaunchedMount, MountError, unmount
+from .mount_guard import LiveMount, live_mounts, refuse_if_mounted
 from .typed_confirm import TypedConfirmModal
 from .view import TableView
 
@@ -138,10 +142,75 @@ class FilesystemsView(TableView):
         self.app.call_from_thread(self.notify, f"Created filesystem {prefix}")
         self.app.call_from_thread(self.refresh_view)
 
+    # -- live mounts block delete and restore -------------------------------------------
+    def _launched(self) -> list[LaunchedMount]:
+        from .mounts_view import MountsView  # the sibling view keeps the launched daemons
+
+        return list(self.app.query_one(MountsView).launched)
+
+    def _unless_mounted(self, prefix: str, doing: str, then: Callable[[], None]) -> None:
+        """Run ``then`` when ``prefix`` has no live mount; else say where it is mounted
+        and offer to unmount the mounts on this host.  Offline (--rdb) the records are
+        the dump's, not mounts: nothing to check."""
+        if self.rfs.offline:
+            then()
+        else:
+            self._mounts_worker(prefix, doing, then)
+
+    @work(thread=True, exclusive=True, group="fs-mounts", exit_on_error=False,
+          name="Check mounts")
+    def _mounts_worker(self, prefix: str, doing: str, then: Callable[[], None]) -> None:
+        live = live_mounts(self.rfs.client, prefix, self.rfs.spec.url, self._launched())
+        self.app.call_from_thread(self._mounts_checked, prefix, doing, then, live)
+
+    def _mounts_checked(self, prefix: str, doing: str, then: Callable[[], None],
+                        live: list[LiveMount]) -> None:
+        if not live:
+            then()
+            return
+        here = [m for m in live if m.here]
+        where = "\n".join(f"  {m}" for m in live[:5]) + ("\n  …" if len(live) > 5 else "")
+        message = (f"{prefix} is mounted:\n{where}\n{doing.capitalize()} is refused while "
+                   "it is mounted: the mount would go on serving a filesystem that changes "
+                   "under it.")
+        if not here:
+            self.notify(f"{message} Unmount it on that host first.", title="Mounted",
+                        severity="error", timeout=12)
+            return
+        others = len(live) - len(here)
+        message += (f"\n\nUnmount the {len(here)} mount(s) on this host now?" +
+                    (f" ({others} on other hosts must be unmounted there.)" if others else ""))
+        self.app.push_screen(
+            ConfirmModal("Filesystem is mounted", message, "Unmount", danger=False),
+            lambda ok: ok and self._unmount_worker(prefix, here, doing, then))
+
+    @work(thread=True, exclusive=True, group="fs-mounts", exit_on_error=False,
+          name="Unmount")
+    def _unmount_worker(self, prefix: str, mounts: list[LiveMount], doing: str,
+                        then: Callable[[], None]) -> None:
+        for m in mounts:
+            try:
+                unmount(m.mountpoint, m.host)
+            except MountError as exc:
+                self.app.call_from_thread(self.notify, f"Cannot unmount {m.mountpoint}: "
+                                          f"{exc}", severity="error", timeout=10)
+                return
+            self.app.call_from_thread(self.notify, f"Unmounted {m.mountpoint}")
+        # a daemon removes its record as it exits: give it a moment, then check again
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(
+                m.here for m in live_mounts(self.rfs.client, prefix, self.rfs.spec.url,
+                                            self._launched())):
+            time.sleep(0.1)
+        self.app.call_from_thread(self._unless_mounted, prefix, doing, then)
+
+    # -- delete ------------------------------------------------------------------------
     def action_delete(self) -> None:
         s = self._need()
-        if s is None:
-            return
+        if s is not None:
+            self._unless_mounted(s.prefix, "deleting it", lambda: self._delete_confirm(s))
+
+    def _delete_confirm(self, s: FsSummary) -> None:
         message = (f"Delete filesystem {s.prefix}: {s.inodes:,} inodes, "
                    f"{fmt.size(s.logical_bytes)} of data, every key under {{{s.prefix}}}:*.\n"
                    "This cannot be undone.")
@@ -155,7 +224,9 @@ class FilesystemsView(TableView):
 
     @work(thread=True, exit_on_error=False, name="Delete filesystem", group="job")
     def _delete_worker(self, prefix: str) -> None:
-        removed = delete_filesystem(self.rfs.client, prefix)
+        # the core refuses (EBUSY, naming the mount) if a mount appeared since the check;
+        # offline the records are the dump's and no mount can reach the throw-away copy
+        removed = delete_filesystem(self.rfs.client, prefix, force=bool(self.rfs.offline))
         self.app.call_from_thread(self.rfs.filesystem_deleted, prefix)
         self.app.call_from_thread(self.notify, f"Deleted {prefix} ({removed:,} keys)")
         self.app.call_from_thread(self.refresh_view)
@@ -193,12 +264,15 @@ class FilesystemsView(TableView):
         fields = [Field("target", "Restore into (replaces its contents)", s.snapshot_of,
                         validate=check_prefix)]
         self.app.push_screen(FormModal(f"Restore {s.prefix}", fields, "Next…"),
-                             lambda v: v and self._restore_confirm(s.prefix, str(v["target"])))
+                             lambda v: v and self._restore_answer(s.prefix, str(v["target"])))
+
+    def _restore_answer(self, snap: str, target: str) -> None:
+        self._unless_mounted(target, "restoring into it",
+                             lambda: self._restore_confirm(snap, target))
 
     def _restore_confirm(self, snap: str, target: str) -> None:
         message = (f"Replace the whole contents of {target} with snapshot {snap}?\n"
-                   f"Everything written to {target} since the snapshot is lost. "
-                   "Unmount it first.")
+                   f"Everything written to {target} since the snapshot is lost.")
         self.app.push_screen(ConfirmModal("Restore snapshot", message, "Restore"),
                              lambda ok: ok and self._restore_start(snap, target))
 
@@ -209,6 +283,9 @@ class FilesystemsView(TableView):
 
     @work(thread=True, exit_on_error=False, name="Restore", group="job")
     def _restore_worker(self, snap: str, target: str) -> None:
+        if not self.rfs.offline:  # again, right before: a mount may have started meanwhile
+            refuse_if_mounted(self.rfs.client, target, self.rfs.spec.url, "restore",
+                              self._launched())
         result = restore(self.rfs.client, snap, target)
         self.app.call_from_thread(self.notify, f"Restored {target} from {snap}: "
                                   f"{result.inodes:,} inodes")

@@ -76,6 +76,10 @@ class FsckView(View):
     def refresh_view(self) -> None:
         self._prefixes_worker()
 
+    def auto_refresh(self) -> None:
+        """Nothing periodic: the results are those of the last check, and re-filling the
+        filesystem list would close it under the user."""
+
     @work(thread=True, exclusive=True, group="fsck-list", exit_on_error=False,
           name="List filesystems")
     def _prefixes_worker(self) -> None:

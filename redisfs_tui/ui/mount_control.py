@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -65,6 +66,33 @@ def split_password(url: str) -> tuple[str, str | None]:
     user = f"{parts.username}@" if parts.username else ""
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, "")), \
         unquote(parts.password)
+
+
+def mount_source(prefix: str, url: str) -> str:
+    """The source name a redisfs mount of ``prefix`` on ``url`` shows in /proc/mounts
+    (``prefix@host:port`` or ``prefix@/socket/path``, as the daemon builds it)."""
+    parts = urlsplit(url)
+    label = parts.path if parts.scheme == "unix" else \
+        f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    return re.sub(r"[,\s]", "_", f"{prefix}@{label}")
+
+
+def local_mounts(prefix: str, url: str, mounts_text: str | None = None) -> list[str]:
+    """Mountpoints on this host where ``prefix`` of the server ``url`` is mounted, read
+    from /proc/self/mounts (this also finds read-only mounts, which leave no record)."""
+    if mounts_text is None:
+        try:
+            with open("/proc/self/mounts", encoding="utf-8", errors="replace") as handle:
+                mounts_text = handle.read()
+        except OSError:
+            return []
+    source = mount_source(prefix, url)
+    found = []
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "fuse.redisfs" and fields[0] == source:
+            found.append(fields[1].replace("\\040", " "))
+    return found
 
 
 def log_dir() -> Path:

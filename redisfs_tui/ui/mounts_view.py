@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -82,12 +83,15 @@ class MountsView(TableView):
 
     def show(self, rows: list[MountRow], now: float | None = None) -> None:
         """Fill the table (tests pass fixed rows and clock for stable screenshots)."""
+        before = self.selected
         self.rows = rows
         clock = self.rfs.now() if now is None else dt.datetime.fromtimestamp(now, dt.UTC)
         table = self.query_one(DataTable)
         table.clear()
         styles = {"live": "bold green", "running": "green", "dead": "bold red",
-                  "exited": "red"}
+                  "exited": "red", "in dump": "dim"}
+        if self.rfs.offline:  # records of a dump file: say so, whatever their heartbeat
+            rows = self.rows = [dataclasses.replace(r, state="in dump") for r in rows]
         for i, r in enumerate(rows):
             cells = (r.prefix, r.mountpoint, "ro" if r.read_only else "rw", r.host,
                      str(r.pid) if r.pid else "",
@@ -95,9 +99,17 @@ class MountsView(TableView):
                      fmt.age(int(r.heartbeat * 1e9), clock) if r.heartbeat else "")
             table.add_row(Text(r.state, style=styles.get(r.state, "")),
                           *(Text(c) for c in cells), key=str(i))
+        if before is not None:  # a refresh keeps the cursor on the same mount
+            at = [i for i, r in enumerate(self.rows)
+                  if (r.host, r.mountpoint) == (before.host, before.mountpoint)]
+            if at:
+                table.move_cursor(row=at[0])
         dead = sum(1 for r in rows if r.state in ("dead", "exited"))
         note = (f"{dead} dead mount(s): their open files are released by fsck (repair)."
                 if dead else "")
+        if self.rfs.offline:
+            note = (f"Mount records stored in {self.rfs.offline}: not mounts of this host. "
+                    "Offline (--rdb), nothing is mounted or unmounted from here.")
         self.query_one("#mount-help", Static).update(
             note or ("No mounts. Press m to mount a filesystem." if not rows else ""))
 
@@ -110,7 +122,8 @@ class MountsView(TableView):
 
     # -- launch ------------------------------------------------------------------------
     def action_mount(self) -> None:
-        self._prefixes_worker()
+        if not self.rfs.refuse_offline("Mounting"):
+            self._prefixes_worker()
 
     @work(thread=True, exclusive=True, group="mounts-form", exit_on_error=False,
           name="List filesystems")
@@ -155,6 +168,8 @@ class MountsView(TableView):
 
     # -- unmount -----------------------------------------------------------------------
     def action_unmount(self) -> None:
+        if self.rfs.refuse_offline("Unmounting"):
+            return
         row = self.selected
         if row is None:
             self.notify("No mount selected.", severity="warning")
@@ -176,6 +191,8 @@ class MountsView(TableView):
         self.app.call_from_thread(self.refresh_view)
 
     def action_log(self) -> None:
+        if self.rfs.refuse_offline("Reading a mount's log file"):
+            return
         row = self.selected
         if row is None:
             self.notify("No mount selected.", severity="warning")

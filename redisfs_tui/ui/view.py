@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import fmt
+
+REPEAT_SECONDS = 60.0  # the same error of a view's reload is notified at most this often
+LOAD_GROUPS = frozenset({"server", "filesystems", "mounts", "browser-dir", "fsck-list"})
 
 if TYPE_CHECKING:
     from .app import RedisFsApp
@@ -17,6 +23,8 @@ if TYPE_CHECKING:
 
 class View(Container):
     """A tab of the main screen.  Subclasses run Redis calls in thread workers."""
+
+    _last_error: tuple[str, float] | None = None  # (text, monotonic time) last notified
 
     @property
     def rfs(self) -> RedisFsApp:
@@ -30,15 +38,44 @@ class View(Container):
             if event.state is WorkerState.CANCELLED:
                 self.notify(f"{event.worker.name or 'Job'} cancelled", severity="warning")
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.notify(fmt.error_text(event.worker.error), title=event.worker.name or "Error",
-                        severity="error", timeout=8)
+            text = fmt.error_text(event.worker.error)
+            now = time.monotonic()
+            # the periodic refresh may fail the same way every few seconds: say it once
+            # (an action the user asked for always answers)
+            if event.worker.group not in LOAD_GROUPS or self._last_error is None or \
+                    self._last_error[0] != text or now - self._last_error[1] > REPEAT_SECONDS:
+                self.notify(text, title=event.worker.name or "Error", severity="error",
+                            timeout=8)
+                self._last_error = (text, now)
             self.worker_failed(event.worker)
+
+    def ask(self, screen: ModalScreen[bool]) -> bool:
+        """From a thread worker: show a confirmation and wait for the answer (False when
+        the worker is cancelled meanwhile)."""
+        answers: list[bool] = []
+        answered = threading.Event()
+
+        def done(ok: bool | None) -> None:
+            answers.append(bool(ok))
+            answered.set()
+
+        self.app.call_from_thread(self.app.push_screen, screen, done)
+        worker = get_current_worker()
+        while not answered.wait(0.1):
+            if worker.is_cancelled:
+                return False
+        return answers[0]
 
     def worker_failed(self, worker: Worker) -> None:
         """Hook: undo 'loading…' states when a worker fails."""
 
     def refresh_view(self) -> None:
         """Reload everything the view shows (ctrl+r, and after changes elsewhere)."""
+
+    def auto_refresh(self) -> None:
+        """The periodic refresh of the visible view (the app's clock tick): by default
+        what ctrl+r does; views whose reload would disturb the user do less."""
+        self.refresh_view()
 
     def focus_main(self) -> None:
         """Put focus on the view's main widget when its tab is selected."""
