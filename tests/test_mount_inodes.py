@@ -135,3 +135,45 @@ def test_two_mounts_racing_renames_in_one_directory_never_hang(mounter: Mounter,
     assert not any(t.is_alive() for t in threads), "a rename never returned"
     assert min(done) > 100, done
     wait_until(lambda: sorted(os.listdir(a.path / "d")) == sorted(os.listdir(b.path / "d")))
+
+
+def test_rmdir_of_a_name_another_mount_reused_removes_only_what_it_names(
+        mounter: Mounter, fs: FileSystem):
+    """A knows ``d`` as directory X (with a file in it); B renames X to ``e`` and makes a
+    new empty ``d``.  A's rmdir of ``d`` removed B's new directory, and A's kernel then
+    took X for removed: ``e`` listed empty through A for good (rm -rf failed with
+    ENOTEMPTY after two-mount storms).  Now the daemon answers ESTALE, the kernel looks
+    ``d`` up again and removes what it really names."""
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "d").mkdir()
+    (a.path / "d" / "file").write_text("x")
+    held = os.open(a.path / "d" / "file", os.O_RDONLY)  # keeps X in A's kernel
+    try:
+        os.rename(b.path / "d", b.path / "e")
+        (b.path / "d").mkdir()
+        os.rmdir(a.path / "d")  # within A's entry timeout: it still believes d is X
+        # (e shows through A within the cache timeouts; then with X's file, not empty)
+        wait_until(lambda: os.path.isdir(a.path / "e")
+                   and os.listdir(a.path / "e") == ["file"])
+    finally:
+        os.close(held)
+    assert sorted(os.listdir(b.path)) == ["e"]
+    wait_until(lambda: sorted(os.listdir(a.path)) == ["e"])
+
+
+def test_rename_over_a_name_another_mount_reused_replaces_only_what_it_names(
+        mounter: Mounter, fs: FileSystem):
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "t").mkdir()
+    (a.path / "t" / "file").write_text("x")
+    (a.path / "src").mkdir()
+    held = os.open(a.path / "t" / "file", os.O_RDONLY)  # keeps X in A's kernel
+    try:
+        os.rename(b.path / "t", b.path / "u")
+        (b.path / "t").mkdir()
+        os.rename(a.path / "src", a.path / "t")  # replaces the empty directory named t
+        wait_until(lambda: os.path.isdir(a.path / "u")
+                   and os.listdir(a.path / "u") == ["file"])
+    finally:
+        os.close(held)
+    wait_until(lambda: sorted(os.listdir(b.path)) == ["t", "u"])

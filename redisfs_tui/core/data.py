@@ -13,7 +13,7 @@ import errno
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import codec
 from .errors import FsError, translated
@@ -28,6 +28,17 @@ WRITE_CHUNK = 4 * 1024 * 1024  # bytes per write script call
 MAX_RETRIES = 20
 HUGE_READ_BLOCKS = 1024  # a read spanning more blocks first asks the file size
 STAMP = ("mode", "size", "mtime", "ctime")  # what any change of a file's data moves
+
+
+# (mtime in ns, size): what a file's data looked like at one moment.  Write and truncate
+# scripts return the version before and after their change, so a FUSE mount knows whether
+# the kernel's cached pages still match (only its own changes happened in between).
+Version = tuple[int, int]
+
+
+def _versions(reply: Any) -> tuple[Version, Version]:
+    old_mtime, old_size, new_mtime, new_size = (int(v) for v in reply)
+    return (old_mtime, old_size), (new_mtime, new_size)
 
 
 def _stored_hash(stored: bytes | None) -> str:
@@ -125,8 +136,8 @@ class DataOps:
         raise FsError(errno.EAGAIN, "the file kept changing while it was read")
 
     def write(self, ino: int, offset: int, data: bytes | bytearray | memoryview,
-              size_hint: int | None = None, then_set: list[tuple[str, int]] | None = None
-              ) -> int:
+              size_hint: int | None = None, then_set: list[tuple[str, int]] | None = None,
+              versions: list[tuple[Version | None, Version]] | None = None) -> int:
         """Write at any offset (beyond EOF leaves a hole); returns bytes written.
 
         ``size_hint`` is the caller's idea of the file size (the FUSE mount knows it):
@@ -135,6 +146,8 @@ class DataOps:
         ``then_set``: attribute changes (as ``set_attributes``) applied after the data
         by the same script, so a mount can send a close's data and a deferred
         chmod/utimens in one round trip.
+        ``versions`` collects (mtime, size) before and after each write script, so a
+        mount can tell its own changes from other clients' (see ``Version``).
         """
         self._writable()
         if offset < 0:
@@ -149,14 +162,17 @@ class DataOps:
             chunk_end = min(offset + len(view), (start // self.block_size) * self.block_size
                             + WRITE_CHUNK)
             last_chunk = chunk_end == offset + len(view)
-            self._write_chunk(ino, start, view[done:done + (chunk_end - start)], size_hint,
-                              then_set if last_chunk else None)
+            change = self._write_chunk(ino, start, view[done:done + (chunk_end - start)],
+                                       size_hint, then_set if last_chunk else None)
+            if versions is not None:
+                versions.append(change)
             done += chunk_end - start
         return len(view)
 
     def _write_chunk(self, ino: int, offset: int, data: memoryview,
                      size_hint: int | None = None,
-                     then_set: list[tuple[str, int]] | None = None) -> None:
+                     then_set: list[tuple[str, int]] | None = None
+                     ) -> tuple[Version, Version]:
         bs = self.block_size
         end = offset + len(data)
         first, last = offset // bs, (end - 1) // bs
@@ -189,12 +205,15 @@ class DataOps:
                 else:
                     args += [index, "-", self._encode(piece)]
             changes = [v for pair in then_set or () for v in pair]
-            if self._run("write", ino, end, time.time_ns(), len(changes) // 2, *changes, *args):
-                return
+            done = self._run("write", ino, end, time.time_ns(), len(changes) // 2, *changes,
+                             *args)
+            if done:
+                return _versions(done)
         raise FsError(errno.EAGAIN, "block kept changing under concurrent writers")
 
-    def truncate(self, ino: int, size: int) -> None:
-        """Grow (a hole) or shrink (dropping blocks, zeroing the partial tail)."""
+    def truncate(self, ino: int, size: int) -> tuple[Version, Version]:
+        """Grow (a hole) or shrink (dropping blocks, zeroing the partial tail).  Returns
+        (mtime, size) before and after."""
         self._writable()
         if size < 0:
             raise FsError(errno.EINVAL)
@@ -210,8 +229,10 @@ class DataOps:
                 expected = _stored_hash(stored)
                 new_block = self._encode(codec.decode(stored, bs)[:tail])
                 has_tail = 1
-            if self._run("truncate", ino, size, time.time_ns(), expected, new_block, has_tail):
-                return
+            done = self._run("truncate", ino, size, time.time_ns(), expected, new_block,
+                             has_tail)
+            if done:
+                return _versions(done)
         raise FsError(errno.EAGAIN, "block kept changing under concurrent writers")
 
     def stored_blocks(self, ino: int, first: int, count: int) -> list[bytes | None]:

@@ -299,30 +299,38 @@ class FileSystem(DataOps, XattrOps, PlainOps):
         return self.getattr(ino)
 
     # -- removing and renaming -------------------------------------------------
-    def unlink(self, parent: int, name: str | bytes, when_ns: int | None = None) -> int:
+    def unlink(self, parent: int, name: str | bytes, when_ns: int | None = None,
+               expect: int | None = None) -> int:
         """Remove a non-directory name; returns the inode it pointed to.
 
         ``when_ns`` (default: now) becomes the parent's mtime/ctime; a caller that
         caches the parent's attributes passes it to know them without a read.
+        ``expect``: the inode the caller believes the name holds; if it holds another
+        (changed by another client), nothing happens and ESTALE says so.
         """
         self._writable()
         when = str(when_ns) if when_ns else now_ns()
-        return int(self._run("unlink", parent, encode_name(name), when, 0))
+        return int(self._run("unlink", parent, encode_name(name), when, 0, expect or ""))
 
-    def rmdir(self, parent: int, name: str | bytes, when_ns: int | None = None) -> int:
+    def rmdir(self, parent: int, name: str | bytes, when_ns: int | None = None,
+              expect: int | None = None) -> int:
         self._writable()
         when = str(when_ns) if when_ns else now_ns()
-        return int(self._run("unlink", parent, encode_name(name), when, 1))
+        return int(self._run("unlink", parent, encode_name(name), when, 1, expect or ""))
 
     def rename(self, src_parent: int, src_name: str | bytes, dst_parent: int,
-               dst_name: str | bytes, flags: int = 0) -> tuple[int, int | None]:
+               dst_name: str | bytes, flags: int = 0,
+               expect: tuple[int | None, int | None] = (None, None)) -> tuple[int, int | None]:
         """rename(2): replaces the target atomically; RENAME_NOREPLACE/EXCHANGE honoured.
-        Returns the moved inode and the one that had the target name (None: none)."""
+        Returns the moved inode and the one that had the target name (None: none).
+        ``expect``: the inodes the caller believes the source and target names hold
+        (None: no belief); a name holding another inode gives ESTALE, nothing moves."""
         self._writable()
         if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) or flags == 3:
             raise FsError(errno.EINVAL, "unsupported rename flags")
         moved, replaced = self._run("rename", src_parent, encode_name(src_name), dst_parent,
-                                    encode_name(dst_name), flags, now_ns())
+                                    encode_name(dst_name), flags, now_ns(),
+                                    expect[0] or "", expect[1] or "")
         return int(moved), int(replaced) or None
 
     # -- attributes -------------------------------------------------------------

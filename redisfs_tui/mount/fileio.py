@@ -52,13 +52,18 @@ class FileIo(OperationParts):
         if writing and self.read_only:
             raise FsError(errno.EROFS)
         handle, state, first = self.handles.open(ino, flags)
+        truncate = bool(flags & os.O_TRUNC)
         try:
-            truncate = bool(flags & os.O_TRUNC)
+            token = self.cache.token()
             if first:
-                token = self.cache.token()
                 try:
                     # fresh attributes: close-to-open
-                    attr, state.registered = self.fs.open_handle(ino, truncate, bool(writing))
+                    attr, state.registered = self.fs.open_handle(ino, False, bool(writing))
+                    state.size_hint = attr.size
+                    self.cache.put_attr(ino, attr, token)
+                    keep = self._keep_cache(attr, token)
+                    if truncate and attr.size:  # (before any later open may go on)
+                        self.truncate(ino, 0)
                 except OSError as exc:
                     state.open_error = exc.errno or errno.EIO
                     if exc.errno == errno.ENOENT:  # removed by another mount meanwhile
@@ -66,26 +71,18 @@ class FileIo(OperationParts):
                     raise
                 finally:
                     state.opened.set()
-                state.size_hint = 0 if truncate else attr.size
-                self.cache.put_attr(ino, attr, token)
             else:
                 state.opened.wait(OPEN_WAIT)
                 if state.open_error or not state.opened.is_set():
                     raise FsError(state.open_error or errno.EIO)
                 attr = self._attr(ino)
-            if truncate and not first:
-                with state.io_mutex:
-                    self.writeback.flush_locked(state)
-                    self.fs.truncate(ino, 0)
-                    state.size_hint = 0
-                    state.forget_reads()
-            if truncate:
-                self.cache.invalidate(ino)
-            keep = self._keep_cache(attr) and not truncate
+                keep = self._keep_cache(attr, token)
+                if truncate:
+                    self.truncate(ino, 0)
         except BaseException:
             self._drop_handle(handle.fh)
             raise
-        return handle.fh, keep
+        return handle.fh, keep and not truncate
 
     def create(self, parent_ino: int, name: str, mode: int, flags: int, uid: int,
                gid: int) -> tuple[int, dict[str, int]]:
@@ -177,19 +174,20 @@ class FileIo(OperationParts):
         self._writable()
         state = self.handles.state(ino)
         try:
-            if state is not None:
-                with state.io_mutex:
-                    self.writeback.flush_locked(state)
-                    self.fs.truncate(ino, length)
-                    state.size_hint = length
-                    state.forget_reads()
-            else:
-                self.fs.truncate(ino, length)
+            with self.changing(ino):
+                if state is not None:
+                    with state.io_mutex:
+                        self.writeback.flush_locked(state)
+                        change = self.fs.truncate(ino, length)
+                        state.size_hint = length
+                        state.forget_reads()
+                else:
+                    change = self.fs.truncate(ino, length)
+                self._changed_here(ino, [change])
         except FsError as exc:
             if exc.errno == errno.ENOENT:
                 raise FsError(errno.ESTALE) from None
             raise
-        self.cache.invalidate(ino)
 
     def fallocate(self, ino: int, mode: int, offset: int, length: int, fh: int) -> None:
         """Mode 0 only: make the file at least offset+length long (stays sparse)."""

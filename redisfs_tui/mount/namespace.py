@@ -17,12 +17,14 @@ from .parts import OperationParts
 
 if TYPE_CHECKING:
     from .handles import HandleTable
+    from .names import KernelNames
 
 
 class NameOps(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
 
     handles: HandleTable
+    names: KernelNames
 
     def mknod(self, parent_ino: int, name: str, mode: int, rdev: int, uid: int,
               gid: int) -> dict[str, int]:
@@ -53,12 +55,14 @@ class NameOps(OperationParts):
         self._check_name(name)
         token = self.cache.token()
         attr = self.fs.link(ino, parent_ino, name)
+        self.names.told(parent_ino, name, ino)
         self.cache.put_attr(ino, attr, token)
         self.cache.name_added(parent_ino, name)
         self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns)
         return self._consistent_stat(ino)
 
     def _removed(self, parent_ino: int, name: str, ino: int, when: int, was_dir: bool) -> None:
+        self.names.gone(parent_ino, name)
         self.cache.forget_ino(ino)
         self.cache.name_removed(parent_ino, name)
         parent = self.cache.attrs.get(parent_ino)
@@ -69,22 +73,32 @@ class NameOps(OperationParts):
     def unlink(self, parent_ino: int, name: str) -> None:
         self._writable()
         when = time.time_ns()
-        self._removed(parent_ino, name, self.fs.unlink(parent_ino, name, when), when,
-                      was_dir=False)
+        removed = self.fs.unlink(parent_ino, name, when,
+                                 expect=self.names.believed(parent_ino, name))
+        self._removed(parent_ino, name, removed, when, was_dir=False)
 
     def rmdir(self, parent_ino: int, name: str) -> None:
         self._writable()
         when = time.time_ns()
-        self._removed(parent_ino, name, self.fs.rmdir(parent_ino, name, when), when,
-                      was_dir=True)
+        removed = self.fs.rmdir(parent_ino, name, when,
+                                expect=self.names.believed(parent_ino, name))
+        self._removed(parent_ino, name, removed, when, was_dir=True)
 
     def rename(self, src_parent: int, src_name: str, dst_parent: int, dst_name: str,
                flags: int = 0) -> None:
         self._writable()
         self._check_name(dst_name)
-        moved, replaced = self.fs.rename(src_parent, src_name, dst_parent, dst_name, flags)
+        expect = (self.names.believed(src_parent, src_name),
+                  self.names.believed(dst_parent, dst_name))
+        moved, replaced = self.fs.rename(src_parent, src_name, dst_parent, dst_name, flags,
+                                         expect=expect)
         if replaced == moved:
             return  # two names of one inode: rename(2) does nothing, both names stay
+        if flags & RENAME_EXCHANGE and replaced is not None:
+            self.names.told(src_parent, src_name, replaced)
+        else:
+            self.names.gone(src_parent, src_name)
+        self.names.told(dst_parent, dst_name, moved)
         if not flags & RENAME_EXCHANGE:  # an exchange keeps both names
             self.cache.name_removed(src_parent, src_name)
         self.cache.name_added(dst_parent, dst_name)

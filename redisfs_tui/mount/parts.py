@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..core import Attr, FileSystem
+    from contextlib import AbstractContextManager
+
+    from ..core import Attr, FileSystem, Version
     from .caches import MetaCache
     from .lowlevel import KernelCache
 
@@ -40,5 +42,11 @@ class OperationParts:
     def _to_stat(self, attr: Attr) -> dict[str, int]:
         raise NotImplementedError
 
-    def _keep_cache(self, attr: Attr) -> bool:
+    def _keep_cache(self, attr: Attr, token: int) -> bool:
+        raise NotImplementedError
+
+    def _changed_here(self, ino: int, versions: list[tuple[Version | None, Version]]) -> None:
+        raise NotImplementedError
+
+    def changing(self, ino: int) -> AbstractContextManager[None]:
         raise NotImplementedError

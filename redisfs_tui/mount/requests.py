@@ -393,6 +393,7 @@ class Requests:
         base = ctypes.addressof(buf)
         used = 0
         st = c_stat()
+        told: list[tuple[str, int]] = []
         for name, attrs, next_offset in entries:
             raw = os.fsencode(name)
             if plus:
@@ -407,6 +408,10 @@ class Requests:
             if length > size - used:
                 break  # the kernel's buffer is full; it continues at this entry's offset
             used += length
+            if plus and name not in (".", ".."):
+                told.append((name, attrs["st_ino"]))
+        if told:
+            self.ops.listed(ino, told)
         lib.fuse_reply_buf(req, buf, used)
 
     # -- extended attributes ----------------------------------------------------------------

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ..core import FileSystem, FsError
+from ..core import FileSystem, FsError, Version
 from .handles import InodeState
 
 log = logging.getLogger("redisfs.mount")
@@ -41,10 +41,13 @@ WRITEBACK_INTERVAL = 1.0  # seconds; buffered data is stored within two ticks
 
 
 class Writeback:
-    def __init__(self, fs: FileSystem, limit: int, on_stored: Callable[[int], None]) -> None:
+    def __init__(self, fs: FileSystem, limit: int,
+                 on_stored: Callable[[int, list[tuple[Version | None, Version]]], None]) -> None:
         self.fs = fs
         self.limit = limit
-        self.on_stored = on_stored  # called with the inode after data reached Redis
+        # called after data reached Redis, with the inode and the (before, after) versions
+        # each script reported (see core.data.Version)
+        self.on_stored = on_stored
         self._flushers = ThreadPoolExecutor(2, thread_name_prefix="redisfs-flush")
         self._releases: Counter[int] = Counter()  # inode -> handles to release
         self._release_cv = threading.Condition()
@@ -188,20 +191,22 @@ class Writeback:
                changes: list[tuple[str, int]] | None = None) -> None:
         """Write extents in order (each stored one is emptied in place), then the
         deferred attribute changes, with the last extent when there is one."""
+        versions: list[tuple[Version | None, Version]] = []
         try:
             if changes and not extents:
-                self.fs.set_attributes(state.ino, changes)
+                attr = self.fs.set_attributes(state.ino, changes)
+                versions.append((None, (attr.mtime_ns, attr.size)))
             for index, (offset, data) in enumerate(extents):
                 last = index == len(extents) - 1
                 self.fs.write(state.ino, offset, data, size_hint=state.size_hint,
-                              then_set=changes if last else None)
+                              then_set=changes if last else None, versions=versions)
                 if state.size_hint is not None:
                     state.size_hint = max(state.size_hint, offset + len(data))
                 extents[index] = (offset, bytearray())
         finally:
             # a read window fetched while this store ran may hold the old data
             state.forget_reads()
-            self.on_stored(state.ino)  # before the data leaves storing/inflight
+            self.on_stored(state.ino, versions)  # before the data leaves storing/inflight
 
     # -- releases ---------------------------------------------------------------
     def release_later(self, ino: int) -> None:

@@ -1,5 +1,7 @@
 -- rename(2) with RENAME_NOREPLACE (1) and RENAME_EXCHANGE (2), all in one atomic step.
--- ARGV: P, src_parent, src_name, dst_parent, dst_name, flags, now
+-- ARGV: P, src_parent, src_name, dst_parent, dst_name, flags, now, [expected source inode,
+-- expected target inode]: as unlink.lua, a name holding another inode than expected
+-- is left alone (ESTALE).
 do local refused = need_sb() if refused then return refused end end
 local sp, sname, dp, dname = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local flags, now = tonumber(ARGV[6]), ARGV[7]
@@ -10,6 +12,8 @@ if not sino then return fail('ENOENT') end
 local smode = mode_of(sino)
 if not smode then return fail('ENOENT') end
 local dino = redis.call('HGET', dkey(dp), dname)
+if (ARGV[8] or '') ~= '' and sino ~= ARGV[8] then return fail('ESTALE') end
+if (ARGV[9] or '') ~= '' and dino ~= ARGV[9] then return fail('ESTALE') end
 if flags == 2 and not dino then return fail('ENOENT') end
 if dino and flags == 1 then return fail('EEXIST') end
 if dino == sino then return {sino, dino} end

@@ -1,9 +1,11 @@
 -- Set a regular file's size; shrinking drops whole blocks and rewrites the partial last one.
 -- ARGV: P, ino, new_size, now, expected sha1 of the partial block, its new stored bytes, has_tail
+-- Returns 0 (retry) when the partial block changed since the caller read it; otherwise
+-- {mtime, size} before and after.
 do local refused = need_sb() if refused then return refused end end
 local ino, newsize, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local k = ikey(ino)
-local f = redis.call('HMGET', k, 'mode', 'size')
+local f = redis.call('HMGET', k, 'mode', 'size', 'mtime')
 if not f[1] then return fail('ENOENT') end
 local mode = tonumber(f[1])
 if is_dir(mode) then return fail('EISDIR') end
@@ -32,4 +34,4 @@ end
 redis.call('HSET', k, 'size', int(newsize), 'mtime', now, 'ctime', now)
 redis.call('HINCRBY', SB, 'logical_bytes', int(newsize - size))
 if delta ~= 0 then redis.call('HINCRBY', SB, 'stored_bytes', int(delta)) end
-return 1
+return {f[3] or '0', int(size), now, int(newsize)}

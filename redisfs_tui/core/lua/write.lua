@@ -2,12 +2,13 @@
 -- ARGV: P, ino, end_offset, now, n, then n attribute pairs applied after the data
 -- (as setattr.lua: 'perm', 'uid', 'gid', 'atime', 'mtime'), then triples (block index,
 -- expected sha1 of the stored block or '-' for no check, new stored bytes or '' for a hole).
--- Returns 0 (retry) when a block changed since the caller read it.
+-- Returns 0 (retry) when a block changed since the caller read it; otherwise
+-- {mtime, size} before and {mtime, size} after (a mount tells its own changes from others').
 do local refused = need_sb() if refused then return refused end end
 local ino, endpos, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local first = 6 + 2 * tonumber(ARGV[5])
 local k = ikey(ino)
-local f = redis.call('HMGET', k, 'mode', 'size')
+local f = redis.call('HMGET', k, 'mode', 'size', 'mtime')
 if not f[1] then return fail('ENOENT') end
 if is_dir(tonumber(f[1])) then return fail('EISDIR') end
 if not is_reg(tonumber(f[1])) then return fail('EINVAL') end
@@ -43,4 +44,4 @@ for i = 6, first - 1, 2 do
   redis.call('HSET', k, name, v)
 end
 if delta ~= 0 then redis.call('HINCRBY', SB, 'stored_bytes', int(delta)) end
-return 1
+return {f[3] or '0', int(size), redis.call('HGET', k, 'mtime'), int(math.max(size, endpos))}

@@ -1,0 +1,84 @@
+"""The kernel's page cache of a file: kept through this mount's own changes, dropped
+when another client changed the file.
+
+The kernel used to drop a file's pages itself whenever it saw a new mtime (after every
+write) and at every open after one.  Dropping races with a write() through the same
+mount: the kernel copies the new bytes into a cached page and unlocks it before it
+sends the write to the daemon; a READ of that page in between fetches the old bytes
+back into the cache, and a read right after the write() returned showed them (fsx
+with 3 worker processes and mmap: BAD DATA in 7 runs of 12).
+"""
+
+from __future__ import annotations
+
+import os
+
+import mount_fixtures
+from mount_fixtures import Mounter, wait_until
+from test_mount_stress import check, fsx, stress_mount
+
+from redisfs_tui.core import FileSystem
+
+mounter = mount_fixtures.mounter
+
+VISIBLE_WITHIN = 5.0  # seconds: attr timeout + cache TTL (2 s) and slack
+
+
+def test_several_writers_with_mmap_read_what_they_wrote(mounter: Mounter, fs: FileSystem):
+    """Four seeds of fsx with 3 worker processes, mmap reads and writes, truncates and
+    reopens on one file; each worker checks every byte it reads."""
+    mount = stress_mount(mounter, fs)
+    for seed in (21, 22, 23, 24):
+        check(fsx(mount, seed, 1500, workers=3, mmap=True), mount)
+
+
+def test_another_mounts_write_reaches_a_descriptor_open_here(mounter: Mounter,
+                                                            fs: FileSystem):
+    """A reads through a descriptor it keeps open (its pages cached); B rewrites the file.
+    A's next stat notices the change and A's reads show B's bytes (not the cached ones)."""
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "f").write_bytes(b"a" * 10_000)
+    fd = os.open(a.path / "f", os.O_RDONLY)
+    try:
+        assert os.pread(fd, 10_000, 0) == b"a" * 10_000  # now in A's page cache
+        (b.path / "f").write_bytes(b"b" * 10_000)  # same size: only the mtime tells
+
+        def fresh() -> bool:
+            os.fstat(fd)
+            return os.pread(fd, 10_000, 0) == b"b" * 10_000
+
+        wait_until(fresh, timeout=VISIBLE_WITHIN)
+    finally:
+        os.close(fd)
+
+
+def test_another_mounts_write_shows_at_the_next_open(mounter: Mounter, fs: FileSystem):
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "f").write_bytes(b"1" * 50_000)
+    assert (a.path / "f").read_bytes() == b"1" * 50_000  # cached in A
+    with open(b.path / "f", "r+b") as handle:  # B changes the middle, same size
+        handle.seek(20_000)
+        handle.write(b"2" * 100)
+    wait_until(lambda: (a.path / "f").read_bytes()[20_000:20_100] == b"2" * 100,
+               timeout=VISIBLE_WITHIN)
+    assert (a.path / "f").read_bytes() == b"1" * 20_000 + b"2" * 100 + b"1" * 29_900
+
+
+def test_a_write_here_after_another_mounts_write_drops_the_stale_pages(mounter: Mounter,
+                                                                      fs: FileSystem):
+    """A has the file cached and open; B changes the first half; A writes the second half
+    without looking (no stat): A's write script reports that the file was not the version
+    A knew, so A's cached first half goes too."""
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "f").write_bytes(b"a" * 8192)
+    fd = os.open(a.path / "f", os.O_RDWR)
+    try:
+        assert os.pread(fd, 8192, 0) == b"a" * 8192
+        with open(b.path / "f", "r+b") as handle:
+            handle.write(b"b" * 4096)
+        os.pwrite(fd, b"c" * 4096, 4096)
+        os.fsync(fd)  # stored: the script saw B's version
+        wait_until(lambda: os.pread(fd, 8192, 0) == b"b" * 4096 + b"c" * 4096,
+                   timeout=VISIBLE_WITHIN)
+    finally:
+        os.close(fd)
