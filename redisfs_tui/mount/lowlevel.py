@@ -107,12 +107,16 @@ def _load() -> ctypes.CDLL:
         "fuse_lowlevel_notify_inval_inode": (ctypes.c_int, [ctypes.c_void_p, ino, off, off]),
     }
     for name, (restype, argtypes) in signatures.items():
-        func = getattr(lib, name)  # AttributeError: libfuse older than 3.12
+        func = getattr(lib, name, None)
+        if func is None:  # libfuse older than 3.12: Session.run() says so
+            MISSING.append(name)
+            continue
         func.restype = restype
         func.argtypes = argtypes
     return lib
 
 
+MISSING: list[str] = []  # functions this libfuse lacks
 lib = _load()
 # fuse_file_info pointers arrive as this type in callbacks
 FileInfoPointer = ctypes.POINTER(fuse_file_info)
@@ -151,6 +155,9 @@ class Session:
     def run(self, threads: int | None) -> int:
         """Mount, serve with ``threads`` workers (None: one thread), unmount.
         Returns libfuse's loop status; raises OSError when mounting failed."""
+        if MISSING:
+            raise OSError(0, f"redisfs needs libfuse 3.12 or newer; this one ({library_version()}) "
+                             f"lacks {', '.join(MISSING)}")
         argv = [b"redisfs"]
         if self.options:
             argv += [b"-o", ",".join(self.options).encode()]
