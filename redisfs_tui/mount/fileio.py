@@ -61,7 +61,7 @@ class FileIo(OperationParts):
                     attr, state.registered = self.fs.open_handle(ino, False, bool(writing))
                     state.size_hint = attr.size
                     self.cache.put_attr(ino, attr, token)
-                    keep = self._keep_cache(attr, token)
+                    keep = self.pages.keep_cache(attr, token)
                     if truncate and attr.size:  # (before any later open may go on)
                         self.truncate(ino, 0)
                 except OSError as exc:
@@ -76,7 +76,7 @@ class FileIo(OperationParts):
                 if state.open_error or not state.opened.is_set():
                     raise FsError(state.open_error or errno.EIO)
                 attr = self._attr(ino)
-                keep = self._keep_cache(attr, token)
+                keep = self.pages.keep_cache(attr, token)
                 if truncate:
                     self.truncate(ino, 0)
         except BaseException:
@@ -174,7 +174,7 @@ class FileIo(OperationParts):
         self._writable()
         state = self.handles.state(ino)
         try:
-            with self.changing(ino):
+            with self.pages.changing(ino):
                 if state is not None:
                     with state.io_mutex:
                         self.writeback.flush_locked(state)
@@ -183,7 +183,7 @@ class FileIo(OperationParts):
                         state.forget_reads()
                 else:
                     change = self.fs.truncate(ino, length)
-                self._changed_here(ino, [change])
+                self.pages.changed_here(ino, [change])
         except FsError as exc:
             if exc.errno == errno.ENOENT:
                 raise FsError(errno.ESTALE) from None

@@ -19,6 +19,8 @@ import logging
 import os
 import signal
 import threading
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint32, c_uint64
+from ctypes import c_void_p as req_t
 from typing import Any
 
 if not os.environ.get("FUSE_LIBRARY_PATH") and not os.environ.get("FUSE_LIBRARY_NAME"):
@@ -120,6 +122,45 @@ MISSING: list[str] = []  # functions this libfuse lacks
 lib = _load()
 # fuse_file_info pointers arrive as this type in callbacks
 FileInfoPointer = ctypes.POINTER(fuse_file_info)
+
+
+FUNC = ctypes.CFUNCTYPE
+FI = FileInfoPointer
+# the C type of each callback we implement (the others stay NULL: libfuse answers them)
+PROTOTYPES = {
+    "init": FUNC(None, req_t, POINTER(fuse_conn_info)),
+    "destroy": FUNC(None, req_t),
+    "lookup": FUNC(None, req_t, c_uint64, c_char_p),
+    "getattr": FUNC(None, req_t, c_uint64, FI),
+    "setattr": FUNC(None, req_t, c_uint64, POINTER(c_stat), c_int, FI),
+    "readlink": FUNC(None, req_t, c_uint64),
+    "mknod": FUNC(None, req_t, c_uint64, c_char_p, c_uint32, c_uint64),
+    "mkdir": FUNC(None, req_t, c_uint64, c_char_p, c_uint32),
+    "unlink": FUNC(None, req_t, c_uint64, c_char_p),
+    "rmdir": FUNC(None, req_t, c_uint64, c_char_p),
+    "symlink": FUNC(None, req_t, c_char_p, c_uint64, c_char_p),
+    "rename": FUNC(None, req_t, c_uint64, c_char_p, c_uint64, c_char_p, c_uint),
+    "link": FUNC(None, req_t, c_uint64, c_uint64, c_char_p),
+    "open": FUNC(None, req_t, c_uint64, FI),
+    "read": FUNC(None, req_t, c_uint64, c_size_t, c_int64, FI),
+    "write": FUNC(None, req_t, c_uint64, req_t, c_size_t, c_int64, FI),
+    "flush": FUNC(None, req_t, c_uint64, FI),
+    "release": FUNC(None, req_t, c_uint64, FI),
+    "fsync": FUNC(None, req_t, c_uint64, c_int, FI),
+    "opendir": FUNC(None, req_t, c_uint64, FI),
+    "readdir": FUNC(None, req_t, c_uint64, c_size_t, c_int64, FI),
+    "releasedir": FUNC(None, req_t, c_uint64, FI),
+    "fsyncdir": FUNC(None, req_t, c_uint64, c_int, FI),
+    "statfs": FUNC(None, req_t, c_uint64),
+    "setxattr": FUNC(None, req_t, c_uint64, c_char_p, req_t, c_size_t, c_int),
+    "getxattr": FUNC(None, req_t, c_uint64, c_char_p, c_size_t),
+    "listxattr": FUNC(None, req_t, c_uint64, c_size_t),
+    "removexattr": FUNC(None, req_t, c_uint64, c_char_p),
+    "create": FUNC(None, req_t, c_uint64, c_char_p, c_uint32, FI),
+    "ioctl": FUNC(None, req_t, c_uint64, c_uint, req_t, FI, c_uint, req_t, c_size_t, c_size_t),
+    "fallocate": FUNC(None, req_t, c_uint64, c_int, c_int64, c_int64, FI),
+    "readdirplus": FUNC(None, req_t, c_uint64, c_size_t, c_int64, FI),
+}
 
 
 def fill_stat(st: Any, attrs: dict[str, int]) -> None:

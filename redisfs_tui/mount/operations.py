@@ -13,11 +13,7 @@ import errno
 import logging
 import os
 import stat
-import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ..core import NAME_MAX, Attr, FileSystem, FsError, Version
@@ -28,6 +24,7 @@ from .handles import HandleTable, InodeState
 from .lowlevel import KernelCache
 from .names import DirHandles, KernelNames
 from .namespace import NameOps
+from .pagecache import PageCache
 from .writeback import Writeback
 from .xattrs import XattrOps
 
@@ -36,11 +33,8 @@ log = logging.getLogger("redisfs.mount")
 STAT_TRIES = 4  # reads of a stat racing with saves before taking the write lock
 STAT_KEYS = ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree",
              "f_favail", "f_namemax")
-MAX_VERSIONS = 100_000  # inodes whose last seen (mtime, size) is remembered for open()
 # init: the kernel must not drop a file's pages by itself when it sees a new mtime or size
-# (it would drop them while a write() through this mount is between copying into a page
-# and sending it to us; a READ in that gap fetches the old bytes back into the cache):
-# this mount tells its own changes from other clients' and drops pages only for those
+# (see pagecache.py); this mount drops them only for other clients' changes
 CAP_AUTO_INVAL_DATA = 1 << 12
 CAP_EXPLICIT_INVAL_DATA = 1 << 25
 
@@ -80,12 +74,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
             self.writeback.start_timer(self.handles.all_states)
         self.block_size = fs.block_size
         self.readahead = config.readahead_kib * 1024
-        # the kernel's page cache: the (mtime, size) of each file that its cached pages
-        # (if any) show, and the files whose pages may be kept at the next open
-        self._versions: dict[int, Version] = {}
-        self._cache_valid: set[int] = set()
-        self._landing: Counter[int] = Counter()  # inodes a change of ours is landing on
-        self._landing_mutex = threading.Lock()
+        self.pages = PageCache(self.cache, self._busy, lambda: self.kernel)
         self.on_ready: Any = None  # set by the runner: called once the mount is live
         self.on_shutdown: Any = None  # set by the runner: called after the last request
 
@@ -117,10 +106,15 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
     def _stored(self, ino: int, versions: list[tuple[Version | None, Version]]) -> None:
         """Buffered data reached Redis: the write script changed size and mtime.
         (Runs under the inode's write lock, or in a background thread: no waiting.)"""
-        self._changed_here(ino, versions)
+        self.pages.changed_here(ino, versions)
         self.cache.invalidate(ino)
 
     # -- helpers ----------------------------------------------------------------
+    def _busy(self, ino: int) -> bool:
+        """A change of this mount may be landing on ``ino`` (a flush is storing it)."""
+        state = self.handles.state(ino)
+        return state is not None and (self.writeback.dirty(state) or state.io_mutex.locked())
+
     def _writable(self) -> None:
         if self.read_only:
             raise FsError(errno.EROFS)
@@ -154,7 +148,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
             raise
         self.names.told(parent_ino, name, attr.ino)
         self.cache.put_attr(attr.ino, attr, token)
-        self._observed(attr, token)
+        self.pages.observed(attr, token)
         if self.handles.state(attr.ino) is not None:
             return self._consistent_stat(attr.ino)
         return self._to_stat(attr)
@@ -196,86 +190,14 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
         """Record a name this mount just created (the parent was touched at attr.ctime)."""
         self.names.told(parent_ino, name, attr.ino)
         self.cache.new_inode(attr)
-        if attr.is_reg:  # the kernel caches nothing of it yet
-            self._remember(attr.ino, (attr.mtime_ns, attr.size))
-            self._cache_valid.add(attr.ino)
+        if attr.is_reg:
+            self.pages.created(attr)
         self.cache.name_added(parent_ino, name)
         parent = self.cache.attrs.get(parent_ino)
         if parent is not None:
             self.cache.update(parent_ino, mtime_ns=attr.ctime_ns, ctime_ns=attr.ctime_ns,
                               nlink=parent.nlink + (1 if attr.is_dir else 0))
         return self._to_stat(attr)
-
-    # -- the kernel's page cache -------------------------------------------------------
-    # Pages stay cached across opens and across attribute refreshes; they are dropped only
-    # when another client changed the file (libfuse's auto_cache and the kernel's
-    # auto_inval_data drop them after this mount's own writes too, which races with them).
-    def _changed_here(self, ino: int, versions: list[tuple[Version | None, Version]]) -> None:
-        """This mount changed the file's data: each script reported the version before
-        and after.  A "before" that is not the version we knew means another client
-        changed the file in between."""
-        expected = self._versions.get(ino)
-        foreign = False
-        for before, after in versions:
-            if before is not None and before != expected:
-                foreign = True
-            expected = after
-        if expected is not None:
-            self._remember(ino, expected)
-        if foreign:
-            self._changed_elsewhere(ino)
-
-    def _observed(self, attr: Attr, token: int) -> None:
-        """Attributes read from Redis (taken at ``token``): a version this mount did not
-        make means another client changed the file."""
-        if not attr.is_reg:
-            return
-        version = (attr.mtime_ns, attr.size)
-        known = self._versions.get(attr.ino)
-        if known == version:
-            return
-        if known is None:
-            self._remember(attr.ino, version)
-            return
-        state = self.handles.state(attr.ino)
-        if self.cache.changed_since(attr.ino, token) or attr.ino in self._landing or (
-                state is not None and (self.writeback.dirty(state) or state.io_mutex.locked())):
-            return  # a change of ours may be landing: the answer proves nothing
-        self._remember(attr.ino, version)
-        self._changed_elsewhere(attr.ino)
-
-    @contextmanager
-    def changing(self, ino: int) -> Iterator[None]:
-        """Wrap a change of a file's data or mtime made here outside a flush (truncate,
-        utimens): an answer read meanwhile may show it before _changed_here() knows it."""
-        with self._landing_mutex:
-            self._landing[ino] += 1
-        try:
-            yield
-        finally:
-            self.cache.invalidate(ino)  # (answers read before now: changed_since says so)
-            with self._landing_mutex:
-                self._landing[ino] -= 1
-                if self._landing[ino] <= 0:
-                    del self._landing[ino]
-
-    def _remember(self, ino: int, version: Version) -> None:
-        if len(self._versions) >= MAX_VERSIONS:
-            self._versions.clear()
-            self._cache_valid.clear()  # (forgotten versions: drop pages at the next open)
-        self._versions[ino] = version
-
-    def _changed_elsewhere(self, ino: int) -> None:
-        self._cache_valid.discard(ino)
-        if self.kernel is not None:  # descriptors open here must see it too
-            self.kernel.invalidate(ino)
-
-    def _keep_cache(self, attr: Attr, token: int) -> bool:
-        """At open, with fresh attributes: may the kernel keep its pages of the file?"""
-        self._observed(attr, token)
-        keep = attr.ino in self._cache_valid
-        self._cache_valid.add(attr.ino)
-        return keep
 
     def _to_stat(self, attr: Attr) -> dict[str, int]:
         size = attr.size
@@ -312,7 +234,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
             result = self._to_stat(attr)
             if seq % 2 == 0 and not self.cache.changed_since(ino, token) and (
                     state is None or state.seq == seq):
-                self._observed(attr, token)
+                self.pages.observed(attr, token)
                 return result
         state = self.handles.state(ino)
         if state is None:
@@ -343,13 +265,13 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
 
     def _set(self, run: Any, ino: int, *args: Any) -> None:
         """Run a setattr script and cache its answer, unless the inode changed meanwhile."""
-        with self.changing(ino):
+        with self.pages.changing(ino):
             try:
                 attr = run(ino, *args)
             except FsError as exc:
                 raise gone_is_stale(exc) from None
-            if attr.is_reg and ino in self._versions:  # (utimens moves the mtime)
-                self._changed_here(ino, [(None, (attr.mtime_ns, attr.size))])
+            if attr.is_reg:  # (utimens moves the mtime)
+                self.pages.changed_here(ino, [(None, (attr.mtime_ns, attr.size))])
         token = self.cache.token()
         self.cache.put_attr(ino, attr, token)
 
@@ -421,7 +343,7 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
                 name = os.fsdecode(raw_name)
                 listed.append((name, child.ino))
                 self.cache.put_attr(child.ino, child, token)
-                self._observed(child, token)
+                self.pages.observed(child, token)
                 if self.handles.state(child.ino) is None:
                     entries.append((name, self._to_stat(child)))
                 else:  # open here: may have data or a save in progress

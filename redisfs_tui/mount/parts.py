@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
-    from ..core import Attr, FileSystem, Version
+    from ..core import Attr, FileSystem
     from .caches import MetaCache
     from .lowlevel import KernelCache
+    from .pagecache import PageCache
 
 
 class OperationParts:
@@ -19,6 +18,7 @@ class OperationParts:
     fs: FileSystem
     cache: MetaCache
     kernel: KernelCache | None
+    pages: PageCache
     read_only: bool
 
     def _writable(self) -> None:
@@ -40,13 +40,4 @@ class OperationParts:
         raise NotImplementedError
 
     def _to_stat(self, attr: Attr) -> dict[str, int]:
-        raise NotImplementedError
-
-    def _keep_cache(self, attr: Attr, token: int) -> bool:
-        raise NotImplementedError
-
-    def _changed_here(self, ino: int, versions: list[tuple[Version | None, Version]]) -> None:
-        raise NotImplementedError
-
-    def changing(self, ino: int) -> AbstractContextManager[None]:
         raise NotImplementedError

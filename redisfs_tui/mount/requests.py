@@ -12,18 +12,15 @@ import errno
 import logging
 import os
 import time
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint32, c_uint64
-from ctypes import c_void_p as req_t
 from typing import Any
 
 from .lowlevel import (
+    PROTOTYPES,
     STAT_SIZE,
-    FileInfoPointer,
     Session,
     c_stat,
     c_statvfs,
     fill_stat,
-    fuse_conn_info,
     fuse_entry_param,
     fuse_lowlevel_ops,
     lib,
@@ -31,43 +28,6 @@ from .lowlevel import (
 from .trace import failure, keep_thread_state
 
 log = logging.getLogger("redisfs.fuse")
-
-FUNC = ctypes.CFUNCTYPE
-FI = FileInfoPointer
-SIGNATURES = {
-    "init": FUNC(None, req_t, POINTER(fuse_conn_info)),
-    "destroy": FUNC(None, req_t),
-    "lookup": FUNC(None, req_t, c_uint64, c_char_p),
-    "getattr": FUNC(None, req_t, c_uint64, FI),
-    "setattr": FUNC(None, req_t, c_uint64, POINTER(c_stat), c_int, FI),
-    "readlink": FUNC(None, req_t, c_uint64),
-    "mknod": FUNC(None, req_t, c_uint64, c_char_p, c_uint32, c_uint64),
-    "mkdir": FUNC(None, req_t, c_uint64, c_char_p, c_uint32),
-    "unlink": FUNC(None, req_t, c_uint64, c_char_p),
-    "rmdir": FUNC(None, req_t, c_uint64, c_char_p),
-    "symlink": FUNC(None, req_t, c_char_p, c_uint64, c_char_p),
-    "rename": FUNC(None, req_t, c_uint64, c_char_p, c_uint64, c_char_p, c_uint),
-    "link": FUNC(None, req_t, c_uint64, c_uint64, c_char_p),
-    "open": FUNC(None, req_t, c_uint64, FI),
-    "read": FUNC(None, req_t, c_uint64, c_size_t, c_int64, FI),
-    "write": FUNC(None, req_t, c_uint64, req_t, c_size_t, c_int64, FI),
-    "flush": FUNC(None, req_t, c_uint64, FI),
-    "release": FUNC(None, req_t, c_uint64, FI),
-    "fsync": FUNC(None, req_t, c_uint64, c_int, FI),
-    "opendir": FUNC(None, req_t, c_uint64, FI),
-    "readdir": FUNC(None, req_t, c_uint64, c_size_t, c_int64, FI),
-    "releasedir": FUNC(None, req_t, c_uint64, FI),
-    "fsyncdir": FUNC(None, req_t, c_uint64, c_int, FI),
-    "statfs": FUNC(None, req_t, c_uint64),
-    "setxattr": FUNC(None, req_t, c_uint64, c_char_p, req_t, c_size_t, c_int),
-    "getxattr": FUNC(None, req_t, c_uint64, c_char_p, c_size_t),
-    "listxattr": FUNC(None, req_t, c_uint64, c_size_t),
-    "removexattr": FUNC(None, req_t, c_uint64, c_char_p),
-    "create": FUNC(None, req_t, c_uint64, c_char_p, c_uint32, FI),
-    "ioctl": FUNC(None, req_t, c_uint64, c_uint, req_t, FI, c_uint, req_t, c_size_t, c_size_t),
-    "fallocate": FUNC(None, req_t, c_uint64, c_int, c_int64, c_int64, FI),
-    "readdirplus": FUNC(None, req_t, c_uint64, c_size_t, c_int64, FI),
-}
 
 # setattr's to_set bits (fuse_lowlevel.h)
 SET_MODE, SET_UID, SET_GID, SET_SIZE, SET_ATIME, SET_MTIME = 1, 2, 4, 8, 16, 32
@@ -93,7 +53,7 @@ class Requests:
 
     def table(self) -> fuse_lowlevel_ops:
         table = fuse_lowlevel_ops()
-        for name, prototype in SIGNATURES.items():
+        for name, prototype in PROTOTYPES.items():
             callback = prototype(getattr(self, "_" + name))
             self._callbacks.append(callback)
             setattr(table, name, ctypes.cast(callback, ctypes.c_void_p).value)
