@@ -100,6 +100,7 @@ class FileIo(OperationParts):
                 if not existing.is_reg:
                     raise
                 fh, _keep = self.open(existing.ino, flags)
+                self.names.told(parent_ino, name, existing.ino)
                 return fh, self._consistent_stat(existing.ino)
             raise
         handle, state, _first = self.handles.open(attr.ino, flags)

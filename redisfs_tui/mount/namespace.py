@@ -17,14 +17,12 @@ from .parts import OperationParts
 
 if TYPE_CHECKING:
     from .handles import HandleTable
-    from .names import KernelNames
 
 
 class NameOps(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
 
     handles: HandleTable
-    names: KernelNames
 
     def mknod(self, parent_ino: int, name: str, mode: int, rdev: int, uid: int,
               gid: int) -> dict[str, int]:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from ..core import Attr, FileSystem
     from .caches import MetaCache
     from .lowlevel import KernelCache
+    from .names import KernelNames
     from .pagecache import PageCache
 
 
@@ -19,6 +20,7 @@ class OperationParts:
     cache: MetaCache
     kernel: KernelCache | None
     pages: PageCache
+    names: KernelNames
     read_only: bool
 
     def _writable(self) -> None:
