@@ -221,6 +221,8 @@ class BrowserView(BrowserOps):
         loaded = len(lst.entries)
         parts = [f"{loaded:,} of {self.total:,} loaded" if lst.is_loading and self.total
                  else f"{len(lst.entries):,} {'entry' if len(lst.entries) == 1 else 'entries'}"]
+        if lst.marked:
+            parts.append(f"{len(lst.marked):,} selected (space toggles, v all, esc clears)")
         if lst.filter_text:
             parts.append(f"filter {lst.filter_text!r}: {len(lst.shown):,} match")
         parts.append(f"sorted by {lst.sort_key.value} {'↓' if lst.reverse else '↑'}")
@@ -253,6 +255,10 @@ class BrowserView(BrowserOps):
         else:
             parent, name = posixpath.split(where)
             self.app.call_from_thread(self.navigate, parent or "/", name)
+
+    @on(EntryList.MarksChanged)
+    def marks_changed(self) -> None:
+        self._status()
 
     @on(EntryList.GoUp)
     def go_up(self) -> None:
@@ -310,6 +316,8 @@ class BrowserView(BrowserOps):
             self._status()
         elif self.app.focused is not self.entry_list and not self.rfs.job_bar.busy:
             self.entry_list.focus()  # back from the preview pane
+        elif self.entry_list.marked and not self.rfs.job_bar.busy:
+            self.entry_list.clear_marks()
         else:
             self.rfs.action_cancel_job()
 

@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from ..core import RENAME_NOREPLACE, FileSystem
+from ..core import RENAME_NOREPLACE, FileSystem, FsError
 from ..core.fs import encode_name
 from . import fmt
 from .confirm import ConfirmModal
+from .entries import Entry
 from .form import Field, FormModal
 from .job_bar import JobHandle
 from .transfer import (
     TransferCancelled,
+    TransferResult,
     copy_in,
     copy_out,
     local_conflicts,
@@ -29,7 +31,6 @@ from .transfer import (
 from .view import View
 
 if TYPE_CHECKING:
-    from .entries import Entry
     from .entry_list import EntryList
 
 
@@ -106,10 +107,24 @@ class BrowserOps(View):
         self.app.call_from_thread(self.reload, new)
 
     # -- delete ------------------------------------------------------------------------
-    def action_delete(self) -> None:
+    def _targets(self) -> list[Entry] | None:
+        """The selected entries (space / v), else the one under the cursor."""
+        if self._ready(need_entry=False) is False:
+            return None
+        marked = self.entry_list.marked_entries
+        if marked:
+            return marked
         entry = self._ready()
-        if not entry:
+        return [entry] if isinstance(entry, Entry) else None
+
+    def action_delete(self) -> None:
+        targets = self._targets()
+        if not targets:
             return
+        if len(targets) > 1:
+            self._confirm_bulk_delete(targets)
+            return
+        entry = targets[0]
         path = posixpath.join(self.path, entry.name)
         if entry.attr.is_dir:
             message = (f"Delete the directory {path} and everything below it?\n"
@@ -122,17 +137,57 @@ class BrowserOps(View):
         self.app.push_screen(ConfirmModal("Delete", message),
                              lambda ok: self._delete_answer(entry, ok))
 
-    def _delete_answer(self, entry: Entry, ok: bool | None) -> None:
+    def _confirm_bulk_delete(self, targets: list[Entry]) -> None:
+        dirs = sum(1 for e in targets if e.attr.is_dir)
+        shown = ", ".join(e.name + ("/" if e.attr.is_dir else "") for e in targets[:6])
+        more = f" and {len(targets) - 6:,} more" if len(targets) > 6 else ""
+        below = (f" ({dirs} of them directories, with everything below them)" if dirs
+                 else "")
+        message = (f"Delete {len(targets):,} selected entries in {self.path}{below}?\n"
+                   f"{shown}{more}\n"
+                   "This cannot be undone (take a snapshot first if unsure).")
+        self.app.push_screen(ConfirmModal(f"Delete {len(targets):,} entries", message,
+                                          f"Delete {len(targets):,}"),
+                             lambda ok: self._bulk_delete_answer(targets, ok))
+
+    def _bulk_delete_answer(self, targets: list[Entry], ok: bool | None) -> None:
         if not ok or self.fs is None:
             return
-        if entry.attr.is_dir:
-            handle = self.rfs.new_job(f"Deleting {entry.name}/", unit="entries")
-            if handle is None:
-                return
-            worker = self._delete_tree_worker(handle, self.dir_ino, entry)
+        handle = self.rfs.new_job(f"Deleting {len(targets):,} entries", unit="entries")
+        if handle is not None:
+            worker = self._bulk_delete_worker(handle, self.dir_ino, targets)
             self.rfs.job_bar.begin(handle.title, worker)
+
+    @work(thread=True, exit_on_error=False, name="Delete selected", group="job")
+    def _bulk_delete_worker(self, handle: JobHandle, parent: int, targets: list[Entry]) -> None:
+        assert self.fs is not None
+        done, failed = 0, []
+        try:
+            for entry in targets:
+                if handle.cancelled():
+                    raise TransferCancelled(f"{done} of {len(targets)} entries")
+                try:
+                    if entry.attr.is_dir:
+                        remove_tree(self.fs, parent, entry.raw, handle.progress,
+                                    handle.cancelled)
+                    else:
+                        self.fs.unlink(parent, entry.raw, expect=entry.attr.ino)
+                        handle.progress(done + 1, len(targets), entry.name)
+                except FsError as exc:
+                    failed.append(f"{entry.name}: {fmt.error_text(exc)}")
+                else:
+                    done += 1
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Delete cancelled after {exc}",
+                                      severity="warning")
         else:
-            self._unlink_worker(self.dir_ino, entry)
+            text = f"Deleted {done} of {len(targets)} entries"
+            if failed:
+                text += "; not deleted: " + "; ".join(failed[:3])
+            self.app.call_from_thread(self.notify, text,
+                                      severity="warning" if failed else "information",
+                                      timeout=15 if failed else 5)
+        self.app.call_from_thread(self.reload)
 
     @work(thread=True, exit_on_error=False, name="Delete")
     def _unlink_worker(self, parent: int, entry: Entry) -> None:
@@ -185,29 +240,34 @@ class BrowserOps(View):
 
     # -- copy out / in -------------------------------------------------------------------
     def action_copy_out(self) -> None:
-        entry = self._ready()
-        if not entry:
+        targets = self._targets()
+        if not targets:
             return
-        form = FormModal(f"Copy {entry.name} to the local disk",
+        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} selected entries"
+        form = FormModal(f"Copy {what} to the local disk",
                          [Field("dest", "Local directory", os.getcwd())], "Copy",
                          note="Files keep their permissions, times and holes.")
-        self.app.push_screen(form, lambda v: self._copy_out_answer(entry, v))
+        self.app.push_screen(form, lambda v: self._copy_out_answer(targets, v))
 
-    def _copy_out_answer(self, entry: Entry, values: dict | None) -> None:
+    def _copy_out_answer(self, targets: list[Entry], values: dict | None) -> None:
         if not values:
             return
-        handle = self.rfs.new_job(f"Copying out {entry.name}")
+        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} entries"
+        handle = self.rfs.new_job(f"Copying out {what}")
         if handle is not None:
             dest = os.path.expanduser(str(values["dest"]))
             self.rfs.job_bar.begin(handle.title,
-                                  self._copy_out_worker(handle, entry, dest, self.dir_ino))
+                                  self._copy_out_worker(handle, targets, dest, self.dir_ino))
 
     @work(thread=True, exit_on_error=False, name="Copy out", group="job")
-    def _copy_out_worker(self, handle: JobHandle, entry: Entry, dest: str, parent: int) -> None:
+    def _copy_out_worker(self, handle: JobHandle, targets: list[Entry], dest: str,
+                         parent: int) -> None:
         assert self.fs is not None
+        result = TransferResult()
         try:
-            plan = plan_remote(self.fs, entry.attr, parent, entry.raw, handle.cancelled)
-            conflicts = local_conflicts(plan, dest)
+            plans = [plan_remote(self.fs, e.attr, parent, e.raw, handle.cancelled)
+                     for e in targets]
+            conflicts = [c for plan in plans for c in local_conflicts(plan, dest)][:1000]
             if conflicts:
                 shown = ", ".join(conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
                 more = "1000 or more" if len(conflicts) >= 1000 else f"{len(conflicts):,}"
@@ -219,15 +279,23 @@ class BrowserOps(View):
                     self.app.call_from_thread(self.notify, "Copy out cancelled: nothing "
                                               "was overwritten", severity="warning")
                     return
-            result = copy_out(self.fs, entry.attr, entry.name, dest, handle.progress,
-                              handle.cancelled, overwrite=bool(conflicts), plan=plan)
+            grand = sum(plan.total for plan in plans)
+            for entry, plan in zip(targets, plans, strict=True):
+                before = result.bytes
+
+                def progress(done: int, _total: int, label: str, before: int = before) -> None:
+                    handle.progress(before + done, grand, label)
+
+                result.add(copy_out(self.fs, entry.attr, entry.name, dest, progress,
+                                    handle.cancelled, overwrite=bool(conflicts), plan=plan))
         except TransferCancelled as exc:
             self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
                                       severity="warning")
             return
+        where = (os.path.join(dest, targets[0].name) if len(targets) == 1
+                 else f"{dest} ({len(targets)} entries)")
         self.app.call_from_thread(
-            self.notify, f"Copied to {os.path.join(dest, entry.name)}: {result.summary()}, "
-            f"{fmt.size(result.bytes)}",
+            self.notify, f"Copied to {where}: {result.summary()}, {fmt.size(result.bytes)}",
             severity="warning" if result.rejected or result.loops else "information",
             timeout=15 if result.rejected or result.loops else 5)
 
