@@ -91,3 +91,125 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         await settle(pilot)
 
     run(app, scenario)
+
+
+def test_rename_with_a_path_moves_and_move_key_moves_the_selection(
+        redis_server, client: redis.Redis, fs: FileSystem):
+    sub = fs.mkdir(ROOT_INO, "sub", 0o755).ino
+    inner = fs.mkdir(sub, "inner", 0o755).ino
+    for name in ("a.txt", "b.txt", "c.txt"):
+        put(fs, ROOT_INO, name, name.encode())
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        lst = app.browser.entry_list
+        await wait_for(pilot, lambda: names(app) == ["sub", "a.txt", "b.txt", "c.txt"])
+        # the rename dialog's '/' hint: into an existing directory, keeping the name
+        lst.select_name("a.txt")
+        await pilot.press("r")
+        await fill_form(pilot, "sub/")
+        await wait_for(pilot, lambda: names(app) == ["sub", "b.txt", "c.txt"], what="moved")
+        assert fs.resolve("/sub/a.txt").size == 5
+        # ... and to a new name in another directory, by absolute path
+        lst.select_name("b.txt")
+        await pilot.press("r")
+        await fill_form(pilot, "/sub/inner/b2.txt")
+        await wait_for(pilot, lambda: names(app) == ["sub", "c.txt"], what="moved again")
+        assert fs.lookup(inner, "b2.txt").size == 5
+        assert any("Moved b.txt to /sub/inner/b2.txt" in n for n in notifications(app))
+        # a missing directory is an error naming the path; nothing moves
+        await pilot.press("r")
+        await fill_form(pilot, "nowhere/x")
+        await wait_for(pilot, lambda: any("/nowhere" in n and "No such file" in n
+                                          for n in notifications(app)), what="refusal")
+        assert exists(fs, "/c.txt")
+        # M moves the selection; a directory below itself is refused by name
+        await pilot.press("home", "space", "space")  # sub and c.txt
+        await pilot.press("M")
+        await fill_form(pilot, "/sub/inner")
+        await wait_for(pilot, lambda: any("cannot move a directory into itself" in n
+                                          for n in notifications(app)), what="loop refusal")
+        note = next(n for n in notifications(app) if "into itself" in n)
+        assert note.startswith("Moved 1 of 2 entries to /sub/inner") and "sub:" in note
+        assert fs.lookup(inner, "c.txt").ino and exists(fs, "/sub/inner")
+        await settle(pilot)
+
+    run(app, scenario)
+
+
+def test_copy_within_keeps_data_holes_links_and_refuses_itself(
+        redis_server, client: redis.Redis, fs: FileSystem):
+    src = fs.mkdir(ROOT_INO, "src", 0o750).ino
+    big = bytes(range(256)) * 40_000  # 10 MB: more than one chunk
+    f = put(fs, src, "big.bin", big)
+    sparse = put(fs, src, "sparse", b"end")
+    fs.truncate(sparse, 0)
+    fs.write(sparse, 20_000_000, b"end")  # a hole first
+    fs.link(f, src, "big-link")
+    fs.symlink(src, "ln", "big.bin")
+    fs.utimens(f, 1_000_000_000, 2_000_000_000)
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: names(app) == ["src"])
+        await pilot.press("C")
+        await fill_form(pilot, "/copy")
+        await wait_for(pilot, lambda: any(n.startswith("Copied to /copy") for n in
+                                          notifications(app)), what="copy")
+        await wait_for(pilot, lambda: not app.job_bar.busy)
+        copy = fs.resolve("/copy")
+        assert copy.ino != src and copy.mode & 0o777 == 0o750
+        new = fs.resolve("/copy/big.bin")
+        assert new.ino != f and bytes(fs.read(new.ino, 0, new.size)) == big
+        assert new.mtime_ns == 2_000_000_000
+        assert fs.resolve("/copy/big-link").ino == new.ino and new.nlink == 2
+        assert fs.readlink(fs.resolve("/copy/ln").ino) == b"big.bin"
+        hole = fs.resolve("/copy/sparse")
+        assert hole.size == 20_000_003 and bytes(fs.read(hole.ino, 20_000_000, 3)) == b"end"
+        assert len(fs.block_infos(hole.ino)) == len(fs.block_infos(sparse))  # hole kept
+        # into itself: refused before anything is written
+        app.browser.entry_list.select_name("src")
+        await pilot.press("C")
+        await fill_form(pilot, "src/inside")
+        await wait_for(pilot, lambda: any("cannot copy src into itself" in n
+                                          for n in notifications(app)), what="refusal")
+        assert not exists(fs, "/src/inside")
+        # an existing name is never replaced (a directory receives the entry by its name)
+        await pilot.press("C")
+        await fill_form(pilot, "/")
+        await wait_for(pilot, lambda: any("/src already exists" in n
+                                          for n in notifications(app)), what="exists")
+        await settle(pilot)
+
+    run(app, scenario)
+
+
+def test_copy_within_a_loop_is_finite_and_cancel_stops(client: redis.Redis, fs: FileSystem):
+    from redisfs_tui.ui.remote_copy import Source, copy, destination
+    from redisfs_tui.ui.transfer import TransferCancelled
+
+    top = fs.mkdir(ROOT_INO, "top", 0o755).ino
+    sub = fs.mkdir(top, "sub", 0o755).ino
+    put(fs, sub, "f", b"x" * 100)
+    client.hset(fs.keys.dirents(sub), "back", top)  # damage: a directory loop
+    dest_dir = fs.mkdir(ROOT_INO, "out", 0o755).ino
+    dest = destination(fs, "/", "out", many=False)
+    assert dest.dir_ino == dest_dir and dest.name is None
+    result = copy(fs, [Source(ROOT_INO, b"top", fs.resolve("/top"))], dest,
+                  lambda *a: None, lambda: False)
+    assert result.loops == ["top/sub/back"] and result.dirs == 2 and result.files == 1
+    assert not exists(fs, "/out/top/sub/back")
+
+    calls = []
+
+    def cancel_soon() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    try:
+        copy(fs, [Source(ROOT_INO, b"top", fs.resolve("/top"))],
+             destination(fs, "/", "/again", many=False), lambda *a: None, cancel_soon)
+    except TransferCancelled:
+        pass
+    else:
+        raise AssertionError("cancel was not honoured")

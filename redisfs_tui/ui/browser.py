@@ -46,6 +46,8 @@ class BrowserView(BrowserOps):
         Binding("i", "toggle_inspector", "Inspect", id="browser.inspect"),
         Binding("n", "mkdir", "New dir", id="browser.mkdir"),
         Binding("r,f2", "rename", "Rename", id="browser.rename"),
+        Binding("C", "copy_within", "Copy to", show=False, id="browser.copy-to"),
+        Binding("M", "move", "Move to", show=False, id="browser.move-to"),
         Binding("d,delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "chmod", "Chmod", show=False, id="browser.chmod"),
         Binding("o", "copy_out", "Copy out", show=False, id="browser.copy-out"),
