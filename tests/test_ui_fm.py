@@ -213,3 +213,76 @@ def test_copy_within_a_loop_is_finite_and_cancel_stops(client: redis.Redis, fs: 
         pass
     else:
         raise AssertionError("cancel was not honoured")
+
+
+def script(path: Path, body: str, shebang: str = "/bin/sh") -> str:
+    path.write_text(f"#!{shebang}\n{body}")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_pager_sees_the_whole_file_and_editor_writes_back_only_changes(
+        redis_server, client: redis.Redis, fs: FileSystem, tmp_path: Path, monkeypatch):
+    big = b"".join(b"line %06d\n" % i for i in range(30_000))  # 330 KB, far over 64 KiB
+    ino = put(fs, ROOT_INO, "big.txt", big)
+    put(fs, ROOT_INO, "notes.txt", b"first\n")
+    seen = tmp_path / "seen"
+    monkeypatch.setenv("PAGER", script(tmp_path / "pager", f'cp "$1" {seen}\n'))
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", "true")  # exits at once, changes nothing
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        lst = app.browser.entry_list
+        await wait_for(pilot, lambda: names(app) == ["big.txt", "notes.txt"])
+        await pilot.press("p")
+        await wait_for(pilot, seen.exists, what="pager")
+        await wait_for(pilot, lambda: not app.job_bar.busy)
+        assert seen.read_bytes() == big
+        before = fs.getattr(ino)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("No changes to /big.txt" in n
+                                          for n in notifications(app)), what="no change")
+        assert fs.getattr(ino).mtime_ns == before.mtime_ns  # not written back
+
+        monkeypatch.setenv("EDITOR", script(tmp_path / "ed", "printf 'second\\n' >> \"$1\"\n"))
+        lst.select_name("notes.txt")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("Saved /notes.txt" in n for n in notifications(app)),
+                       what="saved")
+        notes = fs.resolve("/notes.txt")
+        assert bytes(fs.read(notes.ino, 0, notes.size)) == b"first\nsecond\n"
+        await settle(pilot)
+
+    run(app, scenario)
+
+
+def test_editor_refuses_to_overwrite_a_file_changed_in_redis(
+        redis_server, client: redis.Redis, fs: FileSystem, tmp_path: Path, monkeypatch):
+    import sys
+
+    ino = put(fs, ROOT_INO, "shared.txt", b"original\n")
+    # the "editor" edits its copy and, meanwhile, another client writes the file in Redis
+    body = (f"import sys, redis\n"
+            f"from redisfs_tui.core import FileSystem\n"
+            f"open(sys.argv[1], 'a').write('mine\\n')\n"
+            f"fs = FileSystem(redis.Redis.from_url({redis_server.url!r}), {fs.prefix!r})\n"
+            f"fs.write({ino}, 0, b'THEIRS')\n")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", script(tmp_path / "ed.py", body, sys.executable))
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: names(app) == ["shared.txt"])
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("Not saved: /shared.txt" in n
+                                          for n in notifications(app)), what="refusal")
+        note = next(n for n in notifications(app) if "Not saved" in n)
+        assert "changed in Redis" in note
+        kept = note.split("kept in ")[1].strip()
+        assert Path(kept).read_text() == "original\nmine\n"  # the user's edit survives
+        assert bytes(fs.read(ino, 0, 100)) == b"THEIRSal\n"  # the other client's write stays
+        Path(kept).unlink()
+        Path(kept).parent.rmdir()
+
+    run(app, scenario)

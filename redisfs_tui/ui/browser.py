@@ -50,6 +50,8 @@ class BrowserView(BrowserOps):
         Binding("M", "move", "Move to", show=False, id="browser.move-to"),
         Binding("d,delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "chmod", "Chmod", show=False, id="browser.chmod"),
+        Binding("p", "view", "View", show=False, id="browser.pager"),
+        Binding("e", "edit", "Edit", show=False, id="browser.editor"),
         Binding("o", "copy_out", "Copy out", show=False, id="browser.copy-out"),
         Binding("a", "copy_in", "Copy in", show=False, id="browser.copy-in"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="browser.clear-filter"),

@@ -6,17 +6,21 @@ listing; deleting a tree and copying are jobs with progress and Cancel.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import subprocess
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.app import SuspendNotSupported
 
 from ..core import RENAME_NOREPLACE, FileSystem, FsError
 from ..core.fs import encode_name
 from . import fmt
 from .confirm import ConfirmModal
 from .entries import Entry
+from .external import command, fetch, store_back
 from .form import Field, FormModal
 from .job_bar import JobHandle
 from .remote_copy import Source, destination, move
@@ -329,6 +333,80 @@ class BrowserOps(View):
         self.app.call_from_thread(self.notify,
                                   f"{entry.name} is now {fmt.filemode(attr.mode)}")
         self.app.call_from_thread(self.reload, entry.name)
+
+    # -- $PAGER and $EDITOR ------------------------------------------------------------
+    def action_view(self) -> None:
+        self._external("pager")
+
+    def action_edit(self) -> None:
+        self._external("editor")
+
+    def _external(self, kind: str) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        if not entry.attr.is_reg:
+            self.notify(f"{posixpath.join(self.path, entry.name)} is not a regular file",
+                        severity="warning")
+            return
+        verb = "Viewing" if kind == "pager" else "Editing"
+        handle = self.rfs.new_job(f"{verb} {entry.name}")
+        if handle is not None:
+            worker = self._external_worker(handle, kind, entry, self.path)
+            self.rfs.job_bar.begin(handle.title, worker)
+
+    def _run_suspended(self, argv: list[str]) -> int:
+        """On the app's thread: hand the terminal to ``argv`` until it exits."""
+        try:
+            with self.app.suspend():
+                return subprocess.run(argv, check=False).returncode
+        except SuspendNotSupported:
+            if not self.app.is_headless:
+                raise FsError(errno.EOPNOTSUPP, "this terminal cannot be handed over to "
+                              "another program") from None
+            # headless (tests, scripts): nothing to hand over, the program runs as is
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  check=False).returncode
+
+    @work(thread=True, exit_on_error=False, name="Pager or editor", group="job")
+    def _external_worker(self, handle: JobHandle, kind: str, entry: Entry, cwd: str) -> None:
+        assert self.fs is not None
+        argv = command(kind)
+        path = posixpath.join(cwd, entry.name)
+        try:
+            copy = fetch(self.fs, entry.attr.ino, entry.raw, handle.progress, handle.cancelled,
+                         read_only=kind == "pager")
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Cancelled after {exc}", severity="warning")
+            return
+        keep = False
+        try:
+            status = self.app.call_from_thread(self._run_suspended, [*argv, copy.path])
+            if kind == "pager":
+                return
+            if not copy.changed_locally():
+                self.app.call_from_thread(self.notify, f"No changes to {path}")
+                return
+            if status != 0:
+                keep = True
+                self.app.call_from_thread(
+                    self.notify, f"{argv[0]} exited with status {status}: nothing written to "
+                    f"{path}; your version is kept in {copy.path}", severity="warning",
+                    timeout=20)
+                return
+            try:
+                size = store_back(self.fs, copy)
+            except FsError as exc:
+                keep = True
+                self.app.call_from_thread(self.notify, f"Not saved: {path}: "
+                                          f"{fmt.error_text(exc)}", severity="error",
+                                          timeout=30)
+                return
+            self.app.call_from_thread(self.notify, f"Saved {path} ({fmt.size(size)})")
+            self.app.call_from_thread(self.reload, entry.name)
+        finally:
+            if not keep:
+                copy.discard()
 
     # -- copy out / in -------------------------------------------------------------------
     def action_copy_out(self) -> None:
