@@ -286,3 +286,57 @@ def test_editor_refuses_to_overwrite_a_file_changed_in_redis(
         Path(kept).parent.rmdir()
 
     run(app, scenario)
+
+
+def test_find_by_name_across_the_tree_and_go_to_a_path(redis_server, client: redis.Redis,
+                                                        fs: FileSystem):
+    from redisfs_tui.core.search import find_names
+    from redisfs_tui.ui.find_screen import FindScreen
+
+    a = fs.mkdir(ROOT_INO, "alpha", 0o755).ino
+    b = fs.mkdir(a, "beta", 0o755).ino
+    put(fs, b, "Report-2024.txt", b"x")
+    put(fs, ROOT_INO, "report.md", b"y")
+    put(fs, a, "other", b"z")
+    put(fs, a, "star*[x]", b"w")
+    for i in range(1500):  # more than one page of names that do not match
+        client.hset(fs.keys.dirents(a), f"noise{i}", fs.resolve("/alpha/other").ino)
+    gone = fs.mkdir(ROOT_INO, "gone", 0o755).ino  # an unreachable directory is skipped
+    put(fs, gone, "report-orphan", b"o")
+    client.hdel(fs.keys.dirents(ROOT_INO), "gone")
+    # server-side: one page per SCAN step, case-insensitive, glob characters literal
+    hits = [f.path for page in find_names(fs, "REPORT", page_size=10) for f in page]
+    assert sorted(hits) == ["/alpha/beta/Report-2024.txt", "/report.md"]
+    assert [f.path for page in find_names(fs, "*[x") for f in page] == ["/alpha/star*[x]"]
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: "report.md" in names(app))
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindScreen))
+        await pilot.press(*"report", "enter")
+        await wait_for(pilot, lambda: len(app.screen.found) == 2, what="results")
+        status = text_of(app.screen.query_one("#find-status", Static))
+        await wait_for(pilot, lambda: "2 names containing 'report'" in text_of(
+            app.screen.query_one("#find-status", Static)), what=f"status ({status})")
+        assert app.screen.found[0].path == "/alpha/beta/Report-2024.txt"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.browser.path == "/alpha/beta" and names(app),
+                       what="jump")
+        assert app.browser.entry_list.current.name == "Report-2024.txt"
+
+        await pilot.press("g")
+        await fill_form(pilot, "/alpha/other")
+        await wait_for(pilot, lambda: app.browser.path == "/alpha" and names(app))
+        await wait_for(pilot, lambda: app.browser.entry_list.current.name == "other")
+        await pilot.press("g")
+        await fill_form(pilot, "beta")  # relative to /alpha
+        await wait_for(pilot, lambda: app.browser.path == "/alpha/beta" and names(app))
+        await pilot.press("g")
+        await fill_form(pilot, "/nope")
+        await wait_for(pilot, lambda: any("/nope" in n for n in notifications(app)),
+                       what="error naming the path")
+        assert app.browser.path == "/alpha/beta"
+        await settle(pilot)
+
+    run(app, scenario)

@@ -21,11 +21,14 @@ from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from ..core import ROOT_INO, FileSystem, FsError
+from ..core.search import Found
 from . import fmt
 from .breadcrumbs import Breadcrumbs
 from .browser_ops import BrowserOps
 from .entries import Entry, SortKey, sort_entries
 from .entry_list import EntryList
+from .find_screen import FindScreen
+from .form import Field, FormModal
 from .inspect_data import inode_report
 from .inspector import InspectorPane, render_report
 from .preview import PreviewPane, render_preview
@@ -43,6 +46,8 @@ class BrowserView(BrowserOps):
         Binding("slash", "filter", "Filter", id="browser.filter"),
         Binding("s", "cycle_sort", "Sort", id="browser.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="browser.reverse"),
+        Binding("f", "find", "Find", id="browser.find"),
+        Binding("g", "goto", "Go to", show=False, id="browser.goto"),
         Binding("i", "toggle_inspector", "Inspect", id="browser.inspect"),
         Binding("n", "mkdir", "New dir", id="browser.mkdir"),
         Binding("r,f2", "rename", "Rename", id="browser.rename"),
@@ -244,25 +249,47 @@ class BrowserView(BrowserOps):
         if entry.attr.is_dir:
             self.navigate(self.child_path(entry))
         elif entry.attr.is_symlink:
-            self._follow_worker(self.child_path(entry), entry.target or "")
+            link = self.child_path(entry)
+            self._go_worker(posixpath.join(posixpath.dirname(link), entry.target or ""))
         else:
             self.query_one(TabbedContent).active_pane.query_one("VerticalScroll").focus()
 
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
-          name="Follow symlink")
-    def _follow_worker(self, link_path: str, target: str) -> None:
+          name="Go to")
+    def _go_worker(self, where: str) -> None:
+        """Show ``where``: a directory is opened, anything else selected in its own."""
         assert self.fs is not None
-        where = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
-        attr = self.fs.resolve(where)
+        where = posixpath.normpath(where)
+        if where.startswith("//"):
+            where = "/" + where.lstrip("/")
+        try:
+            attr = self.fs.resolve(where)
+        except FsError as exc:
+            raise FsError(exc.errno, f"{where}: {exc.strerror}") from exc
         if attr.is_dir:
             self.app.call_from_thread(self.navigate, where)
         else:
             parent, name = posixpath.split(where)
             self.app.call_from_thread(self.navigate, parent or "/", name)
 
-    @on(EntryList.MarksChanged)
-    def marks_changed(self) -> None:
-        self._status()
+    def action_goto(self) -> None:
+        if self.fs is None:
+            self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
+            return
+        form = FormModal("Go to", [Field("path", "Path (absolute, or relative to "
+                                               f"{self.path})", self.path)], "Go")
+        self.app.push_screen(form, lambda v: v and v["path"] and self._go_worker(
+            posixpath.join(self.path, str(v["path"]))))
+
+    def action_find(self) -> None:
+        if self.fs is None:
+            self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
+            return
+        self.app.push_screen(FindScreen(self.fs), self._found)
+
+    def _found(self, found: Found | None) -> None:
+        if found is not None:
+            self.navigate(found.dir_path, fmt.decode_name(found.name))
 
     @on(EntryList.GoUp)
     def go_up(self) -> None:

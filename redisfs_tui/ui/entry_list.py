@@ -56,7 +56,7 @@ class EntryList(ScrollView, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="list.page-up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="list.page-down"),
-        Binding("home,g", "jump(0)", "Top", show=False, id="list.top"),
+        Binding("home", "jump(0)", "Top", show=False, id="list.top"),
         Binding("end,G", "jump(-1)", "Bottom", show=False, id="list.bottom"),
         Binding("enter,right,l", "open", "Open", show=False, id="list.open"),
         Binding("backspace,left,h", "go_up", "Parent", show=False, id="list.parent"),
