@@ -340,3 +340,20 @@ def test_find_by_name_across_the_tree_and_go_to_a_path(redis_server, client: red
         await settle(pilot)
 
     run(app, scenario)
+
+
+def test_names_sort_naturally(redis_server, client: redis.Redis, fs: FileSystem):
+    for name in ("file10", "file2", "File1", "file01b", "x", "10", "9", "file2a"):
+        put(fs, ROOT_INO, name, b"")
+    fs.mkdir(ROOT_INO, "dir10", 0o755)
+    fs.mkdir(ROOT_INO, "dir9", 0o755)
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+    want = ["dir9", "dir10", "9", "10", "File1", "file01b", "file2", "file2a", "file10", "x"]
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: len(names(app)) == 10)
+        assert names(app) == want
+        await pilot.press("S")  # reversed: still directories first
+        assert names(app) == want[:2][::-1] + want[2:][::-1]
+
+    run(app, scenario)
