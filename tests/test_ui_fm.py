@@ -357,3 +357,43 @@ def test_names_sort_naturally(redis_server, client: redis.Redis, fs: FileSystem)
         assert names(app) == want[:2][::-1] + want[2:][::-1]
 
     run(app, scenario)
+
+
+def test_du_counts_a_tree_once_with_progress_and_cancel(redis_server, client: redis.Redis,
+                                                        fs: FileSystem):
+    from redisfs_tui.ui.transfer import TransferCancelled
+    from redisfs_tui.ui.usage import disk_usage
+
+    top = fs.mkdir(ROOT_INO, "top", 0o755).ino
+    sub = fs.mkdir(top, "sub", 0o755).ino
+    f = put(fs, top, "a", b"x" * 1000)
+    fs.link(f, sub, "a-again")  # one file, two names: counted once
+    put(fs, sub, "b", b"y" * 234)
+    sparse = put(fs, sub, "sparse", b"")
+    fs.truncate(sparse, 10_000_000)  # apparent size
+    fs.symlink(sub, "ln", "a")
+    client.hset(fs.keys.dirents(sub), "back", top)  # damage: a loop, not followed
+    heard = []
+    usage = disk_usage(fs, fs.resolve("/top"), "top", lambda: False,
+                       lambda u, where: heard.append((u.entries, where)))
+    assert (usage.bytes, usage.files, usage.dirs, usage.others) == (10_001_234, 3, 2, 1)
+    assert usage.loops == ["top/sub/back"] and heard
+    try:
+        disk_usage(fs, fs.resolve("/top"), "top", lambda: True, lambda u, w: None)
+    except TransferCancelled:
+        pass
+    else:
+        raise AssertionError("cancel was not honoured")
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: names(app) == ["top"])
+        await pilot.press("u")
+        await wait_for(pilot, lambda: any(n.startswith("/top: 9.5 MiB") for n in
+                                          notifications(app)), what=str(notifications(app)))
+        note = next(n for n in notifications(app) if n.startswith("/top:"))
+        assert "(10,001,234 bytes) in 3 files, 2 directories, 1 other" in note
+        assert "1 directory loops not followed" in note
+        await wait_for(pilot, lambda: not app.job_bar.busy)
+
+    run(app, scenario)

@@ -55,6 +55,7 @@ class BrowserView(BrowserOps):
         Binding("M", "move", "Move to", show=False, id="browser.move-to"),
         Binding("d,delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "chmod", "Chmod", show=False, id="browser.chmod"),
+        Binding("u", "usage", "Size", show=False, id="browser.du"),
         Binding("p", "view", "View", show=False, id="browser.pager"),
         Binding("e", "edit", "Edit", show=False, id="browser.editor"),
         Binding("o", "copy_out", "Copy out", show=False, id="browser.copy-out"),

@@ -10,6 +10,7 @@ import errno
 import os
 import posixpath
 import subprocess
+import time
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -34,6 +35,7 @@ from .transfer import (
     plan_remote,
     remove_tree,
 )
+from .usage import Usage, disk_usage
 from .view import View
 
 if TYPE_CHECKING:
@@ -333,6 +335,42 @@ class BrowserOps(View):
         self.app.call_from_thread(self.notify,
                                   f"{entry.name} is now {fmt.filemode(attr.mode)}")
         self.app.call_from_thread(self.reload, entry.name)
+
+    # -- du ------------------------------------------------------------------------------
+    def action_usage(self) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        handle = self.rfs.new_job(f"Size of {entry.name}", unit="entries")
+        if handle is not None:
+            worker = self._usage_worker(handle, entry, posixpath.join(self.path, entry.name))
+            self.rfs.job_bar.begin(handle.title, worker)
+
+    @work(thread=True, exit_on_error=False, name="Size", group="job")
+    def _usage_worker(self, handle: JobHandle, entry: Entry, path: str) -> None:
+        assert self.fs is not None
+
+        last = [0.0]
+
+        def progress(usage: Usage, where: str) -> None:
+            if time.monotonic() - last[0] >= 0.1:  # each note waits for the UI thread
+                last[0] = time.monotonic()
+                handle.note(f"{fmt.size(usage.bytes)} in {usage.entries:,} entries  {where}")
+
+        try:
+            usage = disk_usage(self.fs, entry.attr, entry.name, handle.cancelled, progress)
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Size of {path} cancelled after {exc}",
+                                      severity="warning")
+            return
+        text = (f"{path}: {fmt.size(usage.bytes)} ({usage.bytes:,} bytes) in "
+                f"{usage.files:,} files, {usage.dirs:,} directories")
+        if usage.others:
+            text += f", {usage.others:,} other entries"
+        if usage.loops:
+            text += f"; {len(usage.loops)} directory loops not followed: run fsck"
+        self.app.call_from_thread(self.notify, text, title="Size", timeout=15,
+                                  severity="warning" if usage.loops else "information")
 
     # -- $PAGER and $EDITOR ------------------------------------------------------------
     def action_view(self) -> None:
