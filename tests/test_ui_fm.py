@@ -397,3 +397,28 @@ def test_du_counts_a_tree_once_with_progress_and_cancel(redis_server, client: re
         await wait_for(pilot, lambda: not app.job_bar.busy)
 
     run(app, scenario)
+
+
+def test_palette_offers_the_file_manager_actions(redis_server, client: redis.Redis,
+                                                 fs: FileSystem):
+    from redisfs_tui.ui.commands import COMMANDS
+    from redisfs_tui.ui.find_screen import FindScreen
+
+    put(fs, ROOT_INO, "a", b"")
+    put(fs, ROOT_INO, "b", b"")
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+    wanted = {"select_all", "copy_within", "move", "view", "edit", "find", "goto", "usage"}
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: names(app) == ["a", "b"])
+        actions = {c.action for c in COMMANDS if c.tab == "browser"}
+        assert wanted <= actions
+        for action in wanted:
+            assert hasattr(app.browser, f"action_{action}")
+        app.run_command("browser", "select_all")
+        assert "2 selected" in status(app)
+        app.run_command("browser", "find")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindScreen))
+        await pilot.press("escape")
+
+    run(app, scenario)
