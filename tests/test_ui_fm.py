@@ -60,9 +60,9 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         await pilot.press("space")  # marks d, moves to a.txt
         assert app.browser.entry_list.current.name == "a.txt"
         await pilot.press("j", "space")  # b.txt
-        assert "2 selected" in status(app)
+        await wait_for(pilot, lambda: "2 selected" in status(app), what="2 selected")
         await pilot.press("escape")  # clears the selection
-        assert "selected" not in status(app)
+        await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
         await pilot.press("home", "space", "j", "space")  # d and b.txt again
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -74,10 +74,10 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
                                           for n in notifications(app)), what="bulk delete")
         await wait_for(pilot, lambda: names(app) == ["a.txt", "c.txt"], what="reload")
         assert not exists(fs, "/d") and not exists(fs, "/b.txt")
-        assert "selected" not in status(app)
+        await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
 
         await pilot.press("v")  # everything shown
-        assert "2 selected" in status(app)
+        await wait_for(pilot, lambda: "2 selected" in status(app), what="2 selected")
         await pilot.press("o")
         await fill_form(pilot, str(tmp_path))
         await wait_for(pilot, lambda: any(n.startswith("Copied to") for n in notifications(app)),
@@ -87,7 +87,7 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         assert (tmp_path / "a.txt").read_bytes() == b"a.txt"
         assert (tmp_path / "c.txt").read_bytes() == b"c.txt"
         await pilot.press("v")  # all were selected: v clears
-        assert "selected" not in status(app)
+        await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
         await settle(pilot)
 
     run(app, scenario)
@@ -332,11 +332,21 @@ def test_find_by_name_across_the_tree_and_go_to_a_path(redis_server, client: red
         await pilot.press("g")
         await fill_form(pilot, "beta")  # relative to /alpha
         await wait_for(pilot, lambda: app.browser.path == "/alpha/beta" and names(app))
+        # a name that only arrives with the last page of a big directory is still selected
+        pages = list(fs.readdir(a, page_size=1000))
+        assert len(pages) > 1
+        late = pages[-1][-1][0].decode()
+        await pilot.press("g")
+        await fill_form(pilot, f"/alpha/{late}")
+        await wait_for(pilot, lambda: app.browser.path == "/alpha"
+                       and not app.browser.entry_list.is_loading, what="big listing")
+        await wait_for(pilot, lambda: app.browser.entry_list.current.name == late,
+                       what=f"{late} selected")
         await pilot.press("g")
         await fill_form(pilot, "/nope")
         await wait_for(pilot, lambda: any("/nope" in n for n in notifications(app)),
                        what="error naming the path")
-        assert app.browser.path == "/alpha/beta"
+        assert app.browser.path == "/alpha"  # unchanged by the error
         await settle(pilot)
 
     run(app, scenario)
@@ -416,7 +426,7 @@ def test_palette_offers_the_file_manager_actions(redis_server, client: redis.Red
         for action in wanted:
             assert hasattr(app.browser, f"action_{action}")
         app.run_command("browser", "select_all")
-        assert "2 selected" in status(app)
+        await wait_for(pilot, lambda: "2 selected" in status(app), what="2 selected")
         app.run_command("browser", "find")
         await wait_for(pilot, lambda: isinstance(app.screen, FindScreen))
         await pilot.press("escape")

@@ -71,6 +71,8 @@ class BrowserView(BrowserOps):
         self.total = 0
         self.generation = 0
         self._first_page = True
+        self._select_pending = False  # navigate's ``select`` not in the pages loaded so far
+        self._fallback: str | None = None  # where the cursor waits meanwhile
         self._highlight_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -132,6 +134,7 @@ class BrowserView(BrowserOps):
         lst.is_loading = True
         lst.set_entries([], None)
         self._first_page = True
+        self._select_pending = select is not None
         self.path = posixpath.normpath(path) if path != "/" else "/"
         self.query_one(Breadcrumbs).show(self.fs.prefix, self.path)
         self._status("loading…")
@@ -147,6 +150,7 @@ class BrowserView(BrowserOps):
             return
         self.generation += 1
         self._first_page = False
+        self._select_pending = False
         current = lst.current
         self._quiet_worker(self.fs, self.path, current.name if current else None,
                            self.generation, lst)
@@ -213,8 +217,18 @@ class BrowserView(BrowserOps):
         lst = self.entry_list
         first, self._first_page = self._first_page, False
         self.dir_ino, self.total = ino, total
-        keep = select if first or lst.current is None else lst.current.name
+        current = lst.current.name if lst.current is not None else None
+        if self._select_pending and (first or current == self._fallback):
+            # the name to select may come in a later page: until it does (and unless the
+            # user moved meanwhile) the cursor waits on the first entry
+            found = any(e.name == select for e in entries)
+            self._select_pending = not found
+            keep = select if found else (None if first else current)
+        else:
+            self._select_pending = False
+            keep = select if first or current is None else current
         lst.replace_sorted(entries, key, reverse, keep)
+        self._fallback = lst.current.name if lst.current is not None else None
         if done:
             lst.is_loading = False
             lst.refresh()
@@ -291,6 +305,13 @@ class BrowserView(BrowserOps):
     def _found(self, found: Found | None) -> None:
         if found is not None:
             self.navigate(found.dir_path, fmt.decode_name(found.name))
+
+    def action_select_all(self) -> None:
+        self.entry_list.action_mark_all()
+
+    @on(EntryList.MarksChanged)
+    def marks_changed(self) -> None:
+        self._status()
 
     @on(EntryList.GoUp)
     def go_up(self) -> None:
