@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 from helpers_ui import make_app, notifications, run, settle, text_of, wait_for
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Label, Static
 
 from redisfs_tui.core import ROOT_INO, FileSystem, FsError
 from redisfs_tui.ui.confirm import ConfirmModal
@@ -117,6 +117,13 @@ def test_rename_with_a_path_moves_and_move_key_moves_the_selection(
         await wait_for(pilot, lambda: names(app) == ["sub", "c.txt"], what="moved again")
         assert fs.lookup(inner, "b2.txt").size == 5
         assert any("Moved b.txt to /sub/inner/b2.txt" in n for n in notifications(app))
+        # a plain name is still checked as a name (the form stays open)
+        lst.select_name("c.txt")
+        await pilot.press("r")
+        await fill_form(pilot, "..")
+        await wait_for(pilot, lambda: "invalid name" in str(
+            app.screen.query_one("#form-error", Label).content), what="form error")
+        await pilot.press("escape")
         # a missing directory is an error naming the path; nothing moves
         await pilot.press("r")
         await fill_form(pilot, "nowhere/x")

@@ -54,6 +54,8 @@ def check_path(value: str) -> str | None:
     """A name, or a path whose every component is a valid name."""
     if not value.strip():
         return "give a name or a path"
+    if "/" not in value:
+        return check_name(value)
     for part in value.split("/"):
         if part and part not in (".", ".."):
             problem = check_name(part)
