@@ -46,7 +46,7 @@ class BrowserView(BrowserOps):
         Binding("slash", "filter", "Filter", id="browser.filter"),
         Binding("s", "cycle_sort", "Sort", id="browser.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="browser.reverse"),
-        Binding("f", "find", "Find", id="browser.find"),
+        Binding("f", "find", "Find", show=False, id="browser.find"),
         Binding("g", "goto", "Go to", show=False, id="browser.goto"),
         Binding("i", "toggle_inspector", "Inspect", id="browser.inspect"),
         Binding("n", "mkdir", "New dir", id="browser.mkdir"),
