@@ -21,11 +21,14 @@ from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from ..core import ROOT_INO, FileSystem, FsError
+from ..core.search import Found
 from . import fmt
 from .breadcrumbs import Breadcrumbs
 from .browser_ops import BrowserOps
 from .entries import Entry, SortKey, sort_entries
 from .entry_list import EntryList
+from .find_screen import FindScreen
+from .form import Field, FormModal
 from .inspect_data import inode_report
 from .inspector import InspectorPane, render_report
 from .preview import PreviewPane, render_preview
@@ -43,11 +46,18 @@ class BrowserView(BrowserOps):
         Binding("slash", "filter", "Filter", id="browser.filter"),
         Binding("s", "cycle_sort", "Sort", id="browser.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="browser.reverse"),
+        Binding("f", "find", "Find", show=False, id="browser.find"),
+        Binding("g", "goto", "Go to", show=False, id="browser.goto"),
         Binding("i", "toggle_inspector", "Inspect", id="browser.inspect"),
         Binding("n", "mkdir", "New dir", id="browser.mkdir"),
         Binding("r,f2", "rename", "Rename", id="browser.rename"),
+        Binding("C", "copy_within", "Copy to", show=False, id="browser.copy-to"),
+        Binding("M", "move", "Move to", show=False, id="browser.move-to"),
         Binding("d,delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "chmod", "Chmod", show=False, id="browser.chmod"),
+        Binding("u", "usage", "Size", show=False, id="browser.du"),
+        Binding("p", "view", "View", show=False, id="browser.pager"),
+        Binding("e", "edit", "Edit", show=False, id="browser.editor"),
         Binding("o", "copy_out", "Copy out", show=False, id="browser.copy-out"),
         Binding("a", "copy_in", "Copy in", show=False, id="browser.copy-in"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="browser.clear-filter"),
@@ -61,6 +71,8 @@ class BrowserView(BrowserOps):
         self.total = 0
         self.generation = 0
         self._first_page = True
+        self._select_pending = False  # navigate's ``select`` not in the pages loaded so far
+        self._fallback: str | None = None  # where the cursor waits meanwhile
         self._highlight_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -122,6 +134,7 @@ class BrowserView(BrowserOps):
         lst.is_loading = True
         lst.set_entries([], None)
         self._first_page = True
+        self._select_pending = select is not None
         self.path = posixpath.normpath(path) if path != "/" else "/"
         self.query_one(Breadcrumbs).show(self.fs.prefix, self.path)
         self._status("loading…")
@@ -137,6 +150,7 @@ class BrowserView(BrowserOps):
             return
         self.generation += 1
         self._first_page = False
+        self._select_pending = False
         current = lst.current
         self._quiet_worker(self.fs, self.path, current.name if current else None,
                            self.generation, lst)
@@ -203,8 +217,18 @@ class BrowserView(BrowserOps):
         lst = self.entry_list
         first, self._first_page = self._first_page, False
         self.dir_ino, self.total = ino, total
-        keep = select if first or lst.current is None else lst.current.name
+        current = lst.current.name if lst.current is not None else None
+        if self._select_pending and (first or current == self._fallback):
+            # the name to select may come in a later page: until it does (and unless the
+            # user moved meanwhile) the cursor waits on the first entry
+            found = any(e.name == select for e in entries)
+            self._select_pending = not found
+            keep = select if found else (None if first else current)
+        else:
+            self._select_pending = False
+            keep = select if first or current is None else current
         lst.replace_sorted(entries, key, reverse, keep)
+        self._fallback = lst.current.name if lst.current is not None else None
         if done:
             lst.is_loading = False
             lst.refresh()
@@ -221,6 +245,8 @@ class BrowserView(BrowserOps):
         loaded = len(lst.entries)
         parts = [f"{loaded:,} of {self.total:,} loaded" if lst.is_loading and self.total
                  else f"{len(lst.entries):,} {'entry' if len(lst.entries) == 1 else 'entries'}"]
+        if lst.marked:
+            parts.append(f"{len(lst.marked):,} selected (space toggles, v all, esc clears)")
         if lst.filter_text:
             parts.append(f"filter {lst.filter_text!r}: {len(lst.shown):,} match")
         parts.append(f"sorted by {lst.sort_key.value} {'↓' if lst.reverse else '↑'}")
@@ -238,21 +264,54 @@ class BrowserView(BrowserOps):
         if entry.attr.is_dir:
             self.navigate(self.child_path(entry))
         elif entry.attr.is_symlink:
-            self._follow_worker(self.child_path(entry), entry.target or "")
+            link = self.child_path(entry)
+            self._go_worker(posixpath.join(posixpath.dirname(link), entry.target or ""))
         else:
             self.query_one(TabbedContent).active_pane.query_one("VerticalScroll").focus()
 
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
-          name="Follow symlink")
-    def _follow_worker(self, link_path: str, target: str) -> None:
+          name="Go to")
+    def _go_worker(self, where: str) -> None:
+        """Show ``where``: a directory is opened, anything else selected in its own."""
         assert self.fs is not None
-        where = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
-        attr = self.fs.resolve(where)
+        where = posixpath.normpath(where)
+        if where.startswith("//"):
+            where = "/" + where.lstrip("/")
+        try:
+            attr = self.fs.resolve(where)
+        except FsError as exc:
+            raise FsError(exc.errno, f"{where}: {exc.strerror}") from exc
         if attr.is_dir:
             self.app.call_from_thread(self.navigate, where)
         else:
             parent, name = posixpath.split(where)
             self.app.call_from_thread(self.navigate, parent or "/", name)
+
+    def action_goto(self) -> None:
+        if self.fs is None:
+            self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
+            return
+        form = FormModal("Go to", [Field("path", "Path (absolute, or relative to "
+                                               f"{self.path})", self.path)], "Go")
+        self.app.push_screen(form, lambda v: v and v["path"] and self._go_worker(
+            posixpath.join(self.path, str(v["path"]))))
+
+    def action_find(self) -> None:
+        if self.fs is None:
+            self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
+            return
+        self.app.push_screen(FindScreen(self.fs), self._found)
+
+    def _found(self, found: Found | None) -> None:
+        if found is not None:
+            self.navigate(found.dir_path, fmt.decode_name(found.name))
+
+    def action_select_all(self) -> None:
+        self.entry_list.action_mark_all()
+
+    @on(EntryList.MarksChanged)
+    def marks_changed(self) -> None:
+        self._status()
 
     @on(EntryList.GoUp)
     def go_up(self) -> None:
@@ -310,6 +369,8 @@ class BrowserView(BrowserOps):
             self._status()
         elif self.app.focused is not self.entry_list and not self.rfs.job_bar.busy:
             self.entry_list.focus()  # back from the preview pane
+        elif self.entry_list.marked and not self.rfs.job_bar.busy:
+            self.entry_list.clear_marks()
         else:
             self.rfs.action_cancel_job()
 

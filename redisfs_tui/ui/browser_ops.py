@@ -6,30 +6,39 @@ listing; deleting a tree and copying are jobs with progress and Cancel.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
+import subprocess
+import time
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.app import SuspendNotSupported
 
-from ..core import RENAME_NOREPLACE, FileSystem
+from ..core import RENAME_NOREPLACE, FileSystem, FsError
 from ..core.fs import encode_name
 from . import fmt
 from .confirm import ConfirmModal
+from .entries import Entry
+from .external import command, fetch, store_back
 from .form import Field, FormModal
 from .job_bar import JobHandle
+from .remote_copy import Source, destination, move
+from .remote_copy import copy as copy_within
 from .transfer import (
     TransferCancelled,
+    TransferResult,
     copy_in,
     copy_out,
     local_conflicts,
     plan_remote,
     remove_tree,
 )
+from .usage import Usage, disk_usage
 from .view import View
 
 if TYPE_CHECKING:
-    from .entries import Entry
     from .entry_list import EntryList
 
 
@@ -38,6 +47,20 @@ def check_name(value: str) -> str | None:
         encode_name(value)
     except OSError as exc:
         return f"invalid name: {exc.strerror}"
+    return None
+
+
+def check_path(value: str) -> str | None:
+    """A name, or a path whose every component is a valid name."""
+    if not value.strip():
+        return "give a name or a path"
+    if "/" not in value:
+        return check_name(value)
+    for part in value.split("/"):
+        if part and part not in (".", ".."):
+            problem = check_name(part)
+            if problem:
+                return problem
     return None
 
 
@@ -84,19 +107,27 @@ class BrowserOps(View):
         self.app.call_from_thread(self.notify, f"Created {name}/")
         self.app.call_from_thread(self.reload, name)
 
-    # -- rename ------------------------------------------------------------------------
+    # -- rename, move and copy inside the filesystem -------------------------------------
     def action_rename(self) -> None:
         entry = self._ready()
         if not entry:
             return
         form = FormModal(f"Rename {entry.name}",
-                         [Field("name", "New name", entry.name, validate=check_name)], "Rename",
-                         note="A name containing no '/' renames in place.")
+                         [Field("name", "New name or path", entry.name, validate=check_path)],
+                         "Rename",
+                         note="A name renames in place; a path with '/' (absolute, or "
+                              "relative to this directory) moves it, into a directory that "
+                              "exists or under a new name.")
         self.app.push_screen(form, lambda v: self._rename_answer(entry, v))
 
     def _rename_answer(self, entry: Entry, values: dict | None) -> None:
-        if values and values["name"] != entry.name:
-            self._rename_worker(self.dir_ino, entry.raw, str(values["name"]))
+        if not values or values["name"] == entry.name:
+            return
+        new = str(values["name"])
+        if "/" in new:
+            self._move_worker([entry], new, self.dir_ino, self.path)
+        else:
+            self._rename_worker(self.dir_ino, entry.raw, new)
 
     @work(thread=True, exit_on_error=False, name="Rename")
     def _rename_worker(self, parent: int, old: bytes, new: str) -> None:
@@ -105,11 +136,95 @@ class BrowserOps(View):
         self.app.call_from_thread(self.notify, f"Renamed {fmt.decode_name(old)} to {new}")
         self.app.call_from_thread(self.reload, new)
 
+    def _where_form(self, verb: str, targets: list[Entry]) -> FormModal:
+        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} selected entries"
+        label = ("Directory (or, for one entry, a new path)" if len(targets) == 1
+                 else "Directory")
+        return FormModal(f"{verb} {what} to", [Field("dest", label, self.path,
+                                                      validate=check_path)], verb,
+                         note="A path in this filesystem, absolute or relative to "
+                              f"{self.path}. Existing names are never replaced.")
+
+    def action_move(self) -> None:
+        targets = self._targets()
+        if targets:
+            self.app.push_screen(self._where_form("Move", targets),
+                                 lambda v: v and self._move_worker(targets, str(v["dest"]),
+                                                                   self.dir_ino, self.path))
+
+    @work(thread=True, exit_on_error=False, name="Move")
+    def _move_worker(self, targets: list[Entry], text: str, parent: int, cwd: str) -> None:
+        assert self.fs is not None
+        dest = destination(self.fs, cwd, text, many=len(targets) > 1)
+        moved, failed = move(self.fs, [Source(parent, e.raw, e.attr) for e in targets], dest)
+        what = targets[0].name if len(targets) == 1 else f"{moved} of {len(targets)} entries"
+        where = (posixpath.join(dest.dir_path, fmt.decode_name(dest.name)) if dest.name
+                 else dest.dir_path)
+        if moved:
+            text = f"Moved {what} to {where}"
+            if failed:
+                text += "; not moved: " + "; ".join(failed[:3])
+        else:
+            text = "Nothing moved: " + "; ".join(failed[:3])
+        self.app.call_from_thread(self.notify, text,
+                                  severity="warning" if failed else "information",
+                                  timeout=15 if failed else 5)
+        self.app.call_from_thread(self.reload)
+
+    def action_copy_within(self) -> None:
+        targets = self._targets()
+        if targets:
+            self.app.push_screen(self._where_form("Copy", targets),
+                                 lambda v: v and self._copy_within_answer(targets, v))
+
+    def _copy_within_answer(self, targets: list[Entry], values: dict) -> None:
+        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} entries"
+        handle = self.rfs.new_job(f"Copying {what}")
+        if handle is not None:
+            worker = self._copy_within_worker(handle, targets, str(values["dest"]),
+                                              self.dir_ino, self.path)
+            self.rfs.job_bar.begin(handle.title, worker)
+
+    @work(thread=True, exit_on_error=False, name="Copy", group="job")
+    def _copy_within_worker(self, handle: JobHandle, targets: list[Entry], text: str,
+                            parent: int, cwd: str) -> None:
+        assert self.fs is not None
+        dest = destination(self.fs, cwd, text, many=len(targets) > 1)
+        sources = [Source(parent, e.raw, e.attr) for e in targets]
+        try:
+            result = copy_within(self.fs, sources, dest, handle.progress, handle.cancelled)
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
+                                      severity="warning")
+        else:
+            where = (posixpath.join(dest.dir_path, fmt.decode_name(dest.name)) if dest.name
+                     else dest.dir_path)
+            self.app.call_from_thread(
+                self.notify, f"Copied to {where}: {result.summary()}, "
+                f"{fmt.size(result.bytes)}",
+                severity="warning" if result.loops else "information",
+                timeout=15 if result.loops else 5)
+        self.app.call_from_thread(self.reload)
+
     # -- delete ------------------------------------------------------------------------
-    def action_delete(self) -> None:
+    def _targets(self) -> list[Entry] | None:
+        """The selected entries (space / v), else the one under the cursor."""
+        if self._ready(need_entry=False) is False:
+            return None
+        marked = self.entry_list.marked_entries
+        if marked:
+            return marked
         entry = self._ready()
-        if not entry:
+        return [entry] if isinstance(entry, Entry) else None
+
+    def action_delete(self) -> None:
+        targets = self._targets()
+        if not targets:
             return
+        if len(targets) > 1:
+            self._confirm_bulk_delete(targets)
+            return
+        entry = targets[0]
         path = posixpath.join(self.path, entry.name)
         if entry.attr.is_dir:
             message = (f"Delete the directory {path} and everything below it?\n"
@@ -122,17 +237,57 @@ class BrowserOps(View):
         self.app.push_screen(ConfirmModal("Delete", message),
                              lambda ok: self._delete_answer(entry, ok))
 
-    def _delete_answer(self, entry: Entry, ok: bool | None) -> None:
+    def _confirm_bulk_delete(self, targets: list[Entry]) -> None:
+        dirs = sum(1 for e in targets if e.attr.is_dir)
+        shown = ", ".join(e.name + ("/" if e.attr.is_dir else "") for e in targets[:6])
+        more = f" and {len(targets) - 6:,} more" if len(targets) > 6 else ""
+        below = (f" ({dirs} of them directories, with everything below them)" if dirs
+                 else "")
+        message = (f"Delete {len(targets):,} selected entries in {self.path}{below}?\n"
+                   f"{shown}{more}\n"
+                   "This cannot be undone (take a snapshot first if unsure).")
+        self.app.push_screen(ConfirmModal(f"Delete {len(targets):,} entries", message,
+                                          f"Delete {len(targets):,}"),
+                             lambda ok: self._bulk_delete_answer(targets, ok))
+
+    def _bulk_delete_answer(self, targets: list[Entry], ok: bool | None) -> None:
         if not ok or self.fs is None:
             return
-        if entry.attr.is_dir:
-            handle = self.rfs.new_job(f"Deleting {entry.name}/", unit="entries")
-            if handle is None:
-                return
-            worker = self._delete_tree_worker(handle, self.dir_ino, entry)
+        handle = self.rfs.new_job(f"Deleting {len(targets):,} entries", unit="entries")
+        if handle is not None:
+            worker = self._bulk_delete_worker(handle, self.dir_ino, targets)
             self.rfs.job_bar.begin(handle.title, worker)
+
+    @work(thread=True, exit_on_error=False, name="Delete selected", group="job")
+    def _bulk_delete_worker(self, handle: JobHandle, parent: int, targets: list[Entry]) -> None:
+        assert self.fs is not None
+        done, failed = 0, []
+        try:
+            for entry in targets:
+                if handle.cancelled():
+                    raise TransferCancelled(f"{done} of {len(targets)} entries")
+                try:
+                    if entry.attr.is_dir:
+                        remove_tree(self.fs, parent, entry.raw, handle.progress,
+                                    handle.cancelled)
+                    else:
+                        self.fs.unlink(parent, entry.raw, expect=entry.attr.ino)
+                        handle.progress(done + 1, len(targets), entry.name)
+                except FsError as exc:
+                    failed.append(f"{entry.name}: {fmt.error_text(exc)}")
+                else:
+                    done += 1
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Delete cancelled after {exc}",
+                                      severity="warning")
         else:
-            self._unlink_worker(self.dir_ino, entry)
+            text = f"Deleted {done} of {len(targets)} entries"
+            if failed:
+                text += "; not deleted: " + "; ".join(failed[:3])
+            self.app.call_from_thread(self.notify, text,
+                                      severity="warning" if failed else "information",
+                                      timeout=15 if failed else 5)
+        self.app.call_from_thread(self.reload)
 
     @work(thread=True, exit_on_error=False, name="Delete")
     def _unlink_worker(self, parent: int, entry: Entry) -> None:
@@ -183,31 +338,146 @@ class BrowserOps(View):
                                   f"{entry.name} is now {fmt.filemode(attr.mode)}")
         self.app.call_from_thread(self.reload, entry.name)
 
-    # -- copy out / in -------------------------------------------------------------------
-    def action_copy_out(self) -> None:
+    # -- du ------------------------------------------------------------------------------
+    def action_usage(self) -> None:
         entry = self._ready()
         if not entry:
             return
-        form = FormModal(f"Copy {entry.name} to the local disk",
+        handle = self.rfs.new_job(f"Size of {entry.name}", unit="entries")
+        if handle is not None:
+            worker = self._usage_worker(handle, entry, posixpath.join(self.path, entry.name))
+            self.rfs.job_bar.begin(handle.title, worker)
+
+    @work(thread=True, exit_on_error=False, name="Size", group="job")
+    def _usage_worker(self, handle: JobHandle, entry: Entry, path: str) -> None:
+        assert self.fs is not None
+
+        last = [0.0]
+
+        def progress(usage: Usage, where: str) -> None:
+            if time.monotonic() - last[0] >= 0.1:  # each note waits for the UI thread
+                last[0] = time.monotonic()
+                handle.note(f"{fmt.size(usage.bytes)} in {usage.entries:,} entries  {where}")
+
+        try:
+            usage = disk_usage(self.fs, entry.attr, entry.name, handle.cancelled, progress)
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Size of {path} cancelled after {exc}",
+                                      severity="warning")
+            return
+        text = (f"{path}: {fmt.size(usage.bytes)} ({usage.bytes:,} bytes) in "
+                f"{usage.files:,} files, {usage.dirs:,} directories")
+        if usage.others:
+            text += f", {usage.others:,} other entries"
+        if usage.loops:
+            text += f"; {len(usage.loops)} directory loops not followed: run fsck"
+        self.app.call_from_thread(self.notify, text, title="Size", timeout=15,
+                                  severity="warning" if usage.loops else "information")
+
+    # -- $PAGER and $EDITOR ------------------------------------------------------------
+    def action_view(self) -> None:
+        self._external("pager")
+
+    def action_edit(self) -> None:
+        self._external("editor")
+
+    def _external(self, kind: str) -> None:
+        entry = self._ready()
+        if not entry:
+            return
+        if not entry.attr.is_reg:
+            self.notify(f"{posixpath.join(self.path, entry.name)} is not a regular file",
+                        severity="warning")
+            return
+        verb = "Viewing" if kind == "pager" else "Editing"
+        handle = self.rfs.new_job(f"{verb} {entry.name}")
+        if handle is not None:
+            worker = self._external_worker(handle, kind, entry, self.path)
+            self.rfs.job_bar.begin(handle.title, worker)
+
+    def _run_suspended(self, argv: list[str]) -> int:
+        """On the app's thread: hand the terminal to ``argv`` until it exits."""
+        try:
+            with self.app.suspend():
+                return subprocess.run(argv, check=False).returncode
+        except SuspendNotSupported:
+            if not self.app.is_headless:
+                raise FsError(errno.EOPNOTSUPP, "this terminal cannot be handed over to "
+                              "another program") from None
+            # headless (tests, scripts): nothing to hand over, the program runs as is
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  check=False).returncode
+
+    @work(thread=True, exit_on_error=False, name="Pager or editor", group="job")
+    def _external_worker(self, handle: JobHandle, kind: str, entry: Entry, cwd: str) -> None:
+        assert self.fs is not None
+        argv = command(kind)
+        path = posixpath.join(cwd, entry.name)
+        try:
+            copy = fetch(self.fs, entry.attr.ino, entry.raw, handle.progress, handle.cancelled,
+                         read_only=kind == "pager")
+        except TransferCancelled as exc:
+            self.app.call_from_thread(self.notify, f"Cancelled after {exc}", severity="warning")
+            return
+        keep = False
+        try:
+            status = self.app.call_from_thread(self._run_suspended, [*argv, copy.path])
+            if kind == "pager":
+                return
+            if not copy.changed_locally():
+                self.app.call_from_thread(self.notify, f"No changes to {path}")
+                return
+            if status != 0:
+                keep = True
+                self.app.call_from_thread(
+                    self.notify, f"{argv[0]} exited with status {status}: nothing written to "
+                    f"{path}; your version is kept in {copy.path}", severity="warning",
+                    timeout=20)
+                return
+            try:
+                size = store_back(self.fs, copy)
+            except FsError as exc:
+                keep = True
+                self.app.call_from_thread(self.notify, f"Not saved: {path}: "
+                                          f"{fmt.error_text(exc)}", severity="error",
+                                          timeout=30)
+                return
+            self.app.call_from_thread(self.notify, f"Saved {path} ({fmt.size(size)})")
+            self.app.call_from_thread(self.reload, entry.name)
+        finally:
+            if not keep:
+                copy.discard()
+
+    # -- copy out / in -------------------------------------------------------------------
+    def action_copy_out(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} selected entries"
+        form = FormModal(f"Copy {what} to the local disk",
                          [Field("dest", "Local directory", os.getcwd())], "Copy",
                          note="Files keep their permissions, times and holes.")
-        self.app.push_screen(form, lambda v: self._copy_out_answer(entry, v))
+        self.app.push_screen(form, lambda v: self._copy_out_answer(targets, v))
 
-    def _copy_out_answer(self, entry: Entry, values: dict | None) -> None:
+    def _copy_out_answer(self, targets: list[Entry], values: dict | None) -> None:
         if not values:
             return
-        handle = self.rfs.new_job(f"Copying out {entry.name}")
+        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} entries"
+        handle = self.rfs.new_job(f"Copying out {what}")
         if handle is not None:
             dest = os.path.expanduser(str(values["dest"]))
             self.rfs.job_bar.begin(handle.title,
-                                  self._copy_out_worker(handle, entry, dest, self.dir_ino))
+                                  self._copy_out_worker(handle, targets, dest, self.dir_ino))
 
     @work(thread=True, exit_on_error=False, name="Copy out", group="job")
-    def _copy_out_worker(self, handle: JobHandle, entry: Entry, dest: str, parent: int) -> None:
+    def _copy_out_worker(self, handle: JobHandle, targets: list[Entry], dest: str,
+                         parent: int) -> None:
         assert self.fs is not None
+        result = TransferResult()
         try:
-            plan = plan_remote(self.fs, entry.attr, parent, entry.raw, handle.cancelled)
-            conflicts = local_conflicts(plan, dest)
+            plans = [plan_remote(self.fs, e.attr, parent, e.raw, handle.cancelled)
+                     for e in targets]
+            conflicts = [c for plan in plans for c in local_conflicts(plan, dest)][:1000]
             if conflicts:
                 shown = ", ".join(conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
                 more = "1000 or more" if len(conflicts) >= 1000 else f"{len(conflicts):,}"
@@ -219,15 +489,23 @@ class BrowserOps(View):
                     self.app.call_from_thread(self.notify, "Copy out cancelled: nothing "
                                               "was overwritten", severity="warning")
                     return
-            result = copy_out(self.fs, entry.attr, entry.name, dest, handle.progress,
-                              handle.cancelled, overwrite=bool(conflicts), plan=plan)
+            grand = sum(plan.total for plan in plans)
+            for entry, plan in zip(targets, plans, strict=True):
+                before = result.bytes
+
+                def progress(done: int, _total: int, label: str, before: int = before) -> None:
+                    handle.progress(before + done, grand, label)
+
+                result.add(copy_out(self.fs, entry.attr, entry.name, dest, progress,
+                                    handle.cancelled, overwrite=bool(conflicts), plan=plan))
         except TransferCancelled as exc:
             self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
                                       severity="warning")
             return
+        where = (os.path.join(dest, targets[0].name) if len(targets) == 1
+                 else f"{dest} ({len(targets)} entries)")
         self.app.call_from_thread(
-            self.notify, f"Copied to {os.path.join(dest, entry.name)}: {result.summary()}, "
-            f"{fmt.size(result.bytes)}",
+            self.notify, f"Copied to {where}: {result.summary()}, {fmt.size(result.bytes)}",
             severity="warning" if result.rejected or result.loops else "information",
             timeout=15 if result.rejected or result.loops else 5)
 

@@ -49,17 +49,19 @@ class EntryList(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "entry-list--header", "entry-list--cursor", "entry-list--dir", "entry-list--link",
-        "entry-list--exec", "entry-list--special", "entry-list--dim",
+        "entry-list--exec", "entry-list--special", "entry-list--dim", "entry-list--marked",
     }
     BINDINGS: ClassVar = [
         Binding("up,k", "move(-1)", "Up", show=False, id="list.up"),
         Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="list.page-up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="list.page-down"),
-        Binding("home,g", "jump(0)", "Top", show=False, id="list.top"),
+        Binding("home", "jump(0)", "Top", show=False, id="list.top"),
         Binding("end,G", "jump(-1)", "Bottom", show=False, id="list.bottom"),
         Binding("enter,right,l", "open", "Open", show=False, id="list.open"),
         Binding("backspace,left,h", "go_up", "Parent", show=False, id="list.parent"),
+        Binding("space", "toggle_mark", "Select", id="list.select"),
+        Binding("v", "mark_all", "Select all", id="list.select-all"),
     ]
     DEFAULT_CSS = """
     EntryList { overflow-x: hidden; }
@@ -72,6 +74,7 @@ class EntryList(ScrollView, can_focus=True):
     EntryList > .entry-list--exec { color: $text-success; }
     EntryList > .entry-list--special { color: $text-warning; }
     EntryList > .entry-list--dim { color: $text-muted; }
+    EntryList > .entry-list--marked { color: $text-warning; text-style: bold; }
     """
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -85,6 +88,9 @@ class EntryList(ScrollView, can_focus=True):
         def __init__(self, entry: Entry) -> None:
             super().__init__()
             self.entry = entry
+
+    class MarksChanged(Message):
+        """The set of selected (marked) names changed."""
 
     class GoUp(Message):
         """The user asked for the parent directory."""
@@ -104,15 +110,36 @@ class EntryList(ScrollView, can_focus=True):
         self.filter_text = ""
         self.is_loading = False
         self.max_ino = 1
+        self.marked: set[bytes] = set()  # raw names selected with space / v
 
     # -- data ------------------------------------------------------------------
     @property
     def current(self) -> Entry | None:
         return self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
 
+    @property
+    def marked_entries(self) -> list[Entry]:
+        """The selected entries in listing order (also those the filter hides)."""
+        return [e for e in self.entries if e.raw in self.marked]
+
+    def clear_marks(self) -> None:
+        if self.marked:
+            self.marked = set()
+            self.refresh()
+            self.post_message(self.MarksChanged())
+
+    def _keep_marks(self) -> None:
+        """Forget marks of names no longer listed (deleted or moved meanwhile)."""
+        if self.marked:
+            present = self.marked & {e.raw for e in self.entries}
+            if present != self.marked:
+                self.marked = present
+                self.post_message(self.MarksChanged())
+
     def set_entries(self, entries: list[Entry], select: str | None = None) -> None:
         """Replace the listing (a new directory); keep ``select`` under the cursor."""
         self.entries = entries
+        self.clear_marks()
         self.max_ino = max((e.attr.ino for e in entries), default=1)
         sort_entries(self.entries, self.sort_key, self.reverse)
         self._refilter(select)
@@ -126,6 +153,7 @@ class EntryList(ScrollView, can_focus=True):
         """
         self.entries = entries
         self.max_ino = max((e.attr.ino for e in entries), default=1)
+        self._keep_marks()
         if (key, reverse) != (self.sort_key, self.reverse):
             sort_entries(self.entries, self.sort_key, self.reverse)
         self._refilter(keep, announce=False)
@@ -189,6 +217,26 @@ class EntryList(ScrollView, can_focus=True):
 
     def action_jump(self, where: int) -> None:
         self.cursor = 0 if where == 0 else len(self.shown) - 1
+
+    def action_toggle_mark(self) -> None:
+        """Select or unselect the entry under the cursor and move down (as in mc)."""
+        entry = self.current
+        if entry is None:
+            return
+        self.marked ^= {entry.raw}
+        self.post_message(self.MarksChanged())
+        self.refresh()
+        self.cursor += 1
+
+    def action_mark_all(self) -> None:
+        """Select every entry shown (after the filter); when all are selected, none."""
+        shown = {e.raw for e in self.shown}
+        if shown and shown <= self.marked:
+            self.marked -= shown
+        else:
+            self.marked |= shown
+        self.post_message(self.MarksChanged())
+        self.refresh()
 
     def action_open(self) -> None:
         if self.current is not None:
@@ -267,7 +315,12 @@ class EntryList(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("entry-list--cursor")
         meta = Style(meta={"row": index})
         dim = self.get_component_rich_style("entry-list--dim", partial=True)
-        segments = [Segment(" ", base + meta)]
+        if entry.raw in self.marked:
+            mark = self.get_component_rich_style("entry-list--marked", partial=True)
+            base = base + mark
+            segments = [Segment("*", base + meta)]
+        else:
+            segments = [Segment(" ", base + meta)]
         for title, w, _ in cols:
             right = title in ("inode", "links", "size")
             style = base + dim if title in ("inode", "links", "owner") else base

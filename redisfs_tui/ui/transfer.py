@@ -37,6 +37,13 @@ class TransferResult:
     loops: list[str] = field(default_factory=list)  # directories reached a second time
     replaced: int = 0  # local files removed to be written anew (the user said overwrite)
 
+    def add(self, other: TransferResult) -> None:
+        """Count ``other`` in too (several entries copied as one job)."""
+        for name in ("files", "dirs", "links", "skipped", "bytes", "replaced"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejected += other.rejected
+        self.loops += other.loops
+
     def summary(self) -> str:
         parts = [f"{self.files} files", f"{self.dirs} directories"]
         if self.links:
