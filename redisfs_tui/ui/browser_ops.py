@@ -250,6 +250,18 @@ class BrowserOps(View):
                                           f"Delete {len(targets):,}"),
                              lambda ok: self._bulk_delete_answer(targets, ok))
 
+    def _delete_answer(self, entry: Entry, ok: bool | None) -> None:
+        if not ok or self.fs is None:
+            return
+        if entry.attr.is_dir:
+            handle = self.rfs.new_job(f"Deleting {entry.name}/", unit="entries")
+            if handle is None:
+                return
+            worker = self._delete_tree_worker(handle, self.dir_ino, entry)
+            self.rfs.job_bar.begin(handle.title, worker)
+        else:
+            self._unlink_worker(self.dir_ino, entry)
+
     def _bulk_delete_answer(self, targets: list[Entry], ok: bool | None) -> None:
         if not ok or self.fs is None:
             return
