@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
@@ -40,7 +41,12 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
         self.note = note
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # the dialog scrolls and the buttons are docked under it: on a small terminal
+        # (80x24) every field and both buttons stay reachable
+        with VerticalScroll(classes="dialog form-dialog"):
+            with Horizontal(classes="dialog-buttons form-buttons"):
+                yield Button(Content("Cancel [Esc]"), id="cancel")
+                yield Button(self.submit_label, id="submit", variant="primary")
             yield Label(self.title_text, classes="dialog-title")
             if self.note:
                 yield Label(self.note, classes="dialog-body", markup=False)
@@ -56,9 +62,6 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
                 else:
                     yield Input(str(f.value), placeholder=f.placeholder, id=wid)
             yield Label("", id="form-error", classes="form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.submit_label, id="submit", variant="primary")
 
     def values(self) -> dict[str, Value]:
         out: dict[str, Value] = {}
@@ -78,8 +81,10 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
             if f.validate is not None:
                 problem = f.validate(str(values[f.name]))
                 if problem:
-                    self.query_one("#form-error", Label).update(problem)
+                    error = self.query_one("#form-error", Label)
+                    error.update(problem)
                     self.query_one(f"#field-{f.name}").focus()
+                    error.scroll_visible(animate=False)
                     return
         self.dismiss(values)
 
