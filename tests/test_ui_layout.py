@@ -1,0 +1,113 @@
+"""Pilot tests of the layout on a small terminal (80x24) and on a large one: forms keep
+their buttons on screen, the hex preview fits its width, the job bar's percentage."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import redis
+from helpers_ui import make_app, pinned_demo, run, settle, svg_lines, wait_for
+from textual.pilot import Pilot
+from textual.widgets import Button, Static
+
+from redisfs_tui.core.local_server import LocalRedis
+from redisfs_tui.ui.form import FormModal
+from redisfs_tui.ui.preview_data import HEX_MAX_ROW, hex_line_width
+
+DEMO = "layoutdemo"
+SMALL = (80, 24)
+OFFSET = re.compile(r"^[0-9a-f]{8}  ")
+
+
+@pytest.fixture(scope="module")
+def mclient(redis_server: LocalRedis) -> redis.Redis:
+    client = redis.Redis.from_url(redis_server.url)
+    pinned_demo(client, DEMO)
+    yield client
+    client.close()
+
+
+async def assert_buttons_visible(pilot: Pilot, what: str) -> None:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, FormModal), what=what)
+    await settle(pilot, 1)
+    dialog = pilot.app.screen.query_one(".dialog")
+    inside = dialog.content_region
+    for button in pilot.app.screen.query(Button):
+        assert inside.contains_region(button.region), \
+            f"{what}: button {button.id} at {button.region} is cut off (dialog {inside})"
+    # and clicking them works: Cancel closes the form
+    await pilot.click("#cancel")
+    await settle(pilot, 1)
+    assert not isinstance(pilot.app.screen, FormModal)
+
+
+@pytest.mark.parametrize(("tab", "key", "what"), [
+    ("mounts", "m", "mount form"),           # a select, an input, a checkbox and a note
+    ("server", "c", "connect form"),         # three inputs
+    ("filesystems", "n", "mkfs form"),       # an input and two selects
+    ("filesystems", "s", "snapshot form"),   # a note and an input
+])
+def test_forms_show_their_buttons_at_80x24(redis_server, mclient, tab, key, what):
+    app = make_app(redis_server.url, mclient, prefix=DEMO, tab=tab)
+
+    async def scenario(pilot: Pilot) -> None:
+        await pilot.press(key)
+        await assert_buttons_visible(pilot, what)
+
+    run(app, scenario, size=SMALL)
+
+
+def preview_rows(app) -> list[str]:
+    body = app.query_one("#preview-body", Static)
+    return [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+
+
+@pytest.mark.parametrize("size", [SMALL, (160, 48), (240, 60)])
+def test_hex_preview_rows_fit_the_width(redis_server, mclient, size):
+    """Every row of the dump starts with its offset (none wraps), and a wide pane
+    holds more bytes per row than a narrow one."""
+    app = make_app(redis_server.url, mclient, prefix=DEMO)
+
+    async def scenario(pilot: Pilot) -> None:
+        app.browser.navigate("/assets", "logo.png")
+        await wait_for(pilot, lambda: "logo.png: binary" in str(
+            app.query_one("#preview-header", Static).content), what="binary preview")
+        await settle(pilot, 1)
+        rows = [r for r in preview_rows(app) if r]
+        assert len(rows) > 3
+        wrapped = [r for r in rows if not OFFSET.match(r)]
+        assert not wrapped, f"wrapped rows at {size}: {wrapped[:3]}"
+        width = app.query_one("#preview-body", Static).size.width
+        assert all(len(r) <= width for r in rows)
+        step = int(rows[1][:8], 16) - int(rows[0][:8], 16)
+        # as many bytes per row as fit: four more would not
+        assert hex_line_width(step) <= width < hex_line_width(step + 4) or step == HEX_MAX_ROW
+        assert step >= (4 if size == SMALL else 12)
+        assert rows[0].startswith("00000000  89 50 4e 47")
+
+    run(app, scenario, size=size)
+
+
+def job_bar_line(app) -> str:
+    return next(line for line in svg_lines(app.export_screenshot()) if "Cancel" in line)
+
+
+def test_job_bar_shows_the_percentage_only_when_the_count_is_known(redis_server, mclient):
+    app = make_app(redis_server.url, mclient, prefix=DEMO)
+
+    async def scenario(pilot: Pilot) -> None:
+        bar = app.job_bar
+        bar.display = True
+        bar.update_progress(0, None, "walking /src")  # fsck: no count, no "--%"
+        await settle(pilot, 1)
+        assert "--%" not in job_bar_line(app) and "walking /src" in job_bar_line(app)
+        bar.update_progress(5, 20, "", "entries")
+        await settle(pilot, 1)
+        assert "25%" in job_bar_line(app)
+        bar.update_progress(0, 0, "empty.txt")  # a copy of empty files: nothing to count
+        await settle(pilot, 1)
+        line = job_bar_line(app)
+        assert "100%" in line and "--%" not in line
+
+    run(app, scenario, size=SMALL)
