@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ..core import FileSystem
 from ..core.snapshot import DiffEntry, diff
 from . import fmt
+from .nav import NavTable
 
 STYLES = {"added": "green", "removed": "red", "modified": "yellow", "type": "magenta",
           "metadata": "cyan"}
@@ -37,7 +38,7 @@ class DiffScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label(f"Differences from {self.a} to {self.b}", classes="dialog-title")
-        yield DataTable(id="diff-table", cursor_type="row")
+        yield NavTable(id="diff-table", cursor_type="row")
         yield Static("comparing…", id="diff-summary")
 
     def on_mount(self) -> None:

@@ -11,7 +11,6 @@ import datetime as dt
 from pygments.lexers import get_lexer_for_filename, guess_lexer
 from pygments.util import ClassNotFound
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.content import Content, Span
 from textual.css.styles import RulesMap
 from textual.highlight import highlight
@@ -21,6 +20,7 @@ from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 
 from . import fmt
+from .nav import NavScroll
 from .preview_data import HEX_MAX_ROW, PreviewData, hex_bytes_per_row, hex_line_width, hexdump
 
 
@@ -112,7 +112,7 @@ def render_preview(data: PreviewData, now: dt.datetime) -> tuple[Content, Conten
     return header, body
 
 
-class PreviewPane(VerticalScroll):
+class PreviewPane(NavScroll):
     """Header and body of the current preview."""
 
     def compose(self) -> ComposeResult:

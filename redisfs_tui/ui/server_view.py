@@ -11,13 +11,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..core.guards import is_evicting
 from ..core.registry import ServerInfo, server_info
 from . import fmt
 from .form import Field, FormModal
+from .nav import NavScroll
 from .view import View
 
 
@@ -75,7 +75,7 @@ class ServerView(View):
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="server-scroll", can_focus=True):
+        with NavScroll(id="server-scroll", can_focus=True):
             yield Static("loading server information…", id="server-info")
 
     def on_mount(self) -> None:
