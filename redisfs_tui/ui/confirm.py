@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from .nav import keyed
+
 
 class ConfirmModal(ModalScreen[bool]):
     """Dismisses with True only when the user presses the confirm button (or y)."""
@@ -30,8 +32,8 @@ class ConfirmModal(ModalScreen[bool]):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.message, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.confirm_label, id="confirm",
+                yield Button(keyed("Cancel", "Esc"), id="cancel")
+                yield Button(keyed(self.confirm_label, "y"), id="confirm",
                              variant="error" if self.danger else "primary")
 
     def on_mount(self) -> None:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
+
+from .nav import keyed
 
 Value = str | bool
 
@@ -45,8 +46,12 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
         # (80x24) every field and both buttons stay reachable
         with VerticalScroll(classes="dialog form-dialog"):
             with Horizontal(classes="dialog-buttons form-buttons"):
-                yield Button(Content("Cancel [Esc]"), id="cancel")
-                yield Button(self.submit_label, id="submit", variant="primary")
+                yield Button(keyed("Cancel", "Esc"), id="cancel")
+                # Enter submits from a text field (a select or checkbox takes Enter itself)
+                has_input = any(not f.options and not isinstance(f.value, bool)
+                                for f in self.fields)
+                label = keyed(self.submit_label, "Enter") if has_input else self.submit_label
+                yield Button(label, id="submit", variant="primary")
             yield Label(self.title_text, classes="dialog-title")
             if self.note:
                 yield Label(self.note, classes="dialog-body", markup=False)

@@ -14,6 +14,7 @@ from textual.widgets import Button, Label, ProgressBar
 from textual.worker import Worker, get_current_worker
 
 from . import fmt
+from .nav import keyed
 
 
 class JobHandle:
@@ -57,7 +58,7 @@ class JobBar(Horizontal):
         yield Label("", id="job-title")
         yield ProgressBar(total=None, show_eta=False, id="job-progress")
         yield Label("", id="job-detail")
-        yield Button("Cancel", id="job-cancel", variant="warning", compact=True)
+        yield Button(keyed("Cancel", "Esc"), id="job-cancel", variant="warning", compact=True)
 
     def on_mount(self) -> None:
         self.display = False

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from .nav import keyed
+
 
 class TypedConfirmModal(ModalScreen[bool]):
     """Dismisses with True only once ``expected`` has been typed exactly."""
@@ -30,8 +32,9 @@ class TypedConfirmModal(ModalScreen[bool]):
             yield Label(f"Type [b]{self.expected}[/b] to confirm:", markup=True)
             yield Input(placeholder=self.expected, id="typed")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.confirm_label, id="confirm", variant="error", disabled=True)
+                yield Button(keyed("Cancel", "Esc"), id="cancel")
+                yield Button(keyed(self.confirm_label, "Enter"), id="confirm", variant="error",
+                             disabled=True)
 
     @on(Input.Changed, "#typed")
     def typed(self, event: Input.Changed) -> None:
