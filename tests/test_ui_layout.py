@@ -111,3 +111,35 @@ def test_job_bar_shows_the_percentage_only_when_the_count_is_known(redis_server,
         assert "100%" in line and "--%" not in line
 
     run(app, scenario, size=SMALL)
+
+
+@pytest.mark.parametrize(("problem", "says"), [("missing", "does not exist"),
+                                             ("not empty", "is not empty"),
+                                             ("a file", "is not a directory")])
+def test_mount_form_names_the_path_and_keeps_the_input(redis_server, mclient, tmp_path,
+                                                       problem, says):
+    """A bad mountpoint is reported in the form, naming the path; the form stays open
+    with what the user typed (it used to close and say so in a notification)."""
+    target = tmp_path / "mnt"
+    if problem == "not empty":
+        target.mkdir()
+        (target / "keep.txt").write_text("x")
+    elif problem == "a file":
+        target.write_text("x")
+    app = make_app(redis_server.url, mclient, prefix=DEMO, tab="mounts")
+
+    async def scenario(pilot: Pilot) -> None:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="mount form")
+        form = app.screen
+        form.query_one("#field-mountpoint").value = str(target)
+        await settle(pilot, 1)
+        await pilot.click("#submit")
+        await settle(pilot, 1)
+        assert app.screen is form, "the form closed on an error"
+        error = str(form.query_one("#form-error").content)
+        assert str(target) in error and says in error, error
+        assert form.query_one("#field-mountpoint").value == str(target)
+        assert form.query_one("#form-error").region.height >= 1  # shown, even at 80x24
+
+    run(app, scenario, size=SMALL)
