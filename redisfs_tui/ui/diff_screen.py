@@ -74,8 +74,9 @@ class DiffScreen(ModalScreen[None]):
             table.add_row(Text(SIGNS.get(e.change, "?"), style=style),
                           Text(e.change, style=style), Text(e.path), Text(e.detail))
             self.counts[e.change] += 1
-        if done:  # the cells are Rich Text, which has no order: sort by the plain text
-            table.sort("path", key=lambda cell: cell.plain)
+        if done:  # the cells are Rich Text, which has no order: sort by the plain text,
+            # in natural order (file2 before file10)
+            table.sort("path", key=lambda cell: fmt.natural_key(cell.plain))
         self.done = done
         self._summary()
 

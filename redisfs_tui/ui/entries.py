@@ -32,11 +32,13 @@ class Entry:
     attr: Attr
     name: str = ""
     folded: str = ""
+    natural: tuple[str | int, ...] = ()
     cells: tuple[str, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.name = fmt.decode_name(self.raw)
         self.folded = self.name.casefold()
+        self.natural = fmt.natural_key(self.name)
 
     def row(self, now: dt.datetime) -> tuple[str, ...]:
         """(size, mtime, mode, nlink, user, inode) strings.  All but the age are computed
@@ -61,13 +63,14 @@ class Entry:
 
 
 def sort_entries(entries: list[Entry], key: SortKey, reverse: bool = False) -> None:
-    """Directories first, then by the key; sorts in place (timsort merges loaded pages fast)."""
+    """Directories first, then by the key, names in natural order (file2 before file10);
+    sorts in place (timsort merges loaded pages fast)."""
     if key is SortKey.NAME:
-        entries.sort(key=lambda e: e.folded, reverse=reverse)
+        entries.sort(key=lambda e: e.natural, reverse=reverse)
     elif key is SortKey.SIZE:
-        entries.sort(key=lambda e: (-e.attr.size, e.folded), reverse=reverse)
+        entries.sort(key=lambda e: (-e.attr.size, e.natural), reverse=reverse)
     else:
-        entries.sort(key=lambda e: (-e.attr.mtime_ns, e.folded), reverse=reverse)
+        entries.sort(key=lambda e: (-e.attr.mtime_ns, e.natural), reverse=reverse)
     entries.sort(key=lambda e: not e.attr.is_dir)  # stable: keeps the order inside each group
 
 

@@ -69,6 +69,7 @@ class FilesystemsView(TableView):
         """Fill the table (tests pass normalised copies for stable screenshots)."""
         selected = self.selected
         keep = selected.prefix if selected else self.rfs.current_prefix
+        summaries = sorted(summaries, key=lambda s: fmt.natural_key(s.prefix))  # fs2 < fs10
         self.summaries = summaries
         live = Counter(m.prefix for m in mounts if m.alive)
         table = self.query_one(DataTable)

@@ -7,12 +7,25 @@ import errno
 import grp
 import os
 import pwd
+import re
 import stat
 from functools import cache
 
 import humanize
 
 from ..core import FsError
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key that orders names as people read them: file2 before file10, case
+    ignored; the folded name last, so file01 and file1 still have a fixed order."""
+    folded = name.casefold()
+    parts: list[str | int] = [int(p) if i % 2 else p
+                              for i, p in enumerate(_DIGITS.split(folded))]
+    parts.append(folded)
+    return tuple(parts)
 
 KIB = 1024
 
