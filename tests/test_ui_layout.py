@@ -12,8 +12,10 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
 from redisfs_tui.core.local_server import LocalRedis
+from redisfs_tui.ui.confirm import ConfirmModal
 from redisfs_tui.ui.form import FormModal
 from redisfs_tui.ui.preview_data import HEX_MAX_ROW, hex_line_width
+from redisfs_tui.ui.typed_confirm import TypedConfirmModal
 
 DEMO = "layoutdemo"
 SMALL = (80, 24)
@@ -141,5 +143,31 @@ def test_mount_form_names_the_path_and_keeps_the_input(redis_server, mclient, tm
         assert str(target) in error and says in error, error
         assert form.query_one("#field-mountpoint").value == str(target)
         assert form.query_one("#form-error").region.height >= 1  # shown, even at 80x24
+
+    run(app, scenario, size=SMALL)
+
+
+def test_confirmations_with_long_messages_keep_their_buttons_at_80x24(redis_server, mclient):
+    """A delete naming many mounts or files: the message scrolls, the buttons stay."""
+    long_message = "\n".join(f"/mnt/host{n}: mounted" for n in range(40))
+    app = make_app(redis_server.url, mclient, prefix=DEMO)
+
+    async def scenario(pilot: Pilot) -> None:
+        for screen in (ConfirmModal("Delete", long_message),
+                       TypedConfirmModal("Delete filesystem", long_message, DEMO)):
+            app.push_screen(screen)
+            await settle(pilot, 1)
+            inside = screen.query_one(".dialog").content_region
+            for button in screen.query(Button):
+                assert inside.contains_region(button.region), (screen, button.id)
+            if isinstance(screen, TypedConfirmModal):  # type the name, Enter confirms
+                typed = screen.query_one("#typed")
+                typed.focus()
+                await pilot.press(*DEMO)
+                await settle(pilot, 1)
+                assert inside.contains_region(typed.region)
+                assert not screen.query_one("#confirm", Button).disabled
+            await pilot.press("escape")
+            await settle(pilot, 1)
 
     run(app, scenario, size=SMALL)
