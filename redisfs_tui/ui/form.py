@@ -34,8 +34,9 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
     def __init__(self, title: str, fields: list[Field], submit_label: str = "OK",
-                 note: str = "") -> None:
+                 note: str = "", error: str = "") -> None:
         super().__init__(classes="modal")
+        self.error = error  # shown at once: a form reopened after a failure
         self.title_text = title
         self.fields = fields
         self.submit_label = submit_label
@@ -66,7 +67,7 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
                                  allow_blank=False)
                 else:
                     yield Input(str(f.value), placeholder=f.placeholder, id=wid)
-            yield Label("", id="form-error", classes="form-error")
+            yield Label(self.error, id="form-error", classes="form-error", markup=False)
 
     def values(self) -> dict[str, Value]:
         out: dict[str, Value] = {}
