@@ -171,3 +171,29 @@ def test_confirmations_with_long_messages_keep_their_buttons_at_80x24(redis_serv
             await settle(pilot, 1)
 
     run(app, scenario, size=SMALL)
+
+
+def test_a_failed_connect_reopens_the_form_with_the_input_and_the_error(redis_server,
+                                                                        mclient):
+    app = make_app(redis_server.url, mclient, tab="server")
+    url = "redis://127.0.0.1:1/0"
+
+    async def scenario(pilot: Pilot) -> None:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="form")
+        app.screen.query_one("#field-url").value = url
+        app.screen.query_one("#field-username").value = "alice"
+        first = app.screen
+        await pilot.click("#submit")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and
+                       app.screen is not first, what="the form again")
+        form = app.screen
+        await wait_for(pilot, lambda: form.is_mounted, what="form mounted")
+        await settle(pilot, 1)
+        assert form.query_one("#field-url").value == url
+        assert form.query_one("#field-username").value == "alice"
+        error = str(form.query_one("#form-error").content)
+        assert "127.0.0.1:1" in error and "Cannot connect" in error
+        assert app.client is mclient
+
+    run(app, scenario, size=SMALL)
