@@ -197,3 +197,24 @@ def test_a_failed_connect_reopens_the_form_with_the_input_and_the_error(redis_se
         assert app.client is mclient
 
     run(app, scenario, size=SMALL)
+
+
+def test_a_failed_mkfs_reopens_the_form_naming_the_prefix(redis_server, mclient):
+    app = make_app(redis_server.url, mclient, tab="filesystems")
+
+    async def scenario(pilot: Pilot) -> None:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="form")
+        first = app.screen
+        first.query_one("#field-prefix").value = DEMO  # exists already
+        first.query_one("#field-codec").value = "raw"
+        await pilot.click("#submit")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and
+                       app.screen is not first, what="the form again")
+        form = app.screen
+        await settle(pilot, 1)
+        assert form.query_one("#field-prefix").value == DEMO
+        assert form.query_one("#field-codec").value == "raw"
+        assert DEMO in str(form.query_one("#form-error").content)
+
+    run(app, scenario, size=SMALL)
