@@ -33,6 +33,7 @@ from redisfs_tui.core.registry import server_info
 from redisfs_tui.core.snapshot import snapshot
 from redisfs_tui.ui.confirm import ConfirmModal
 from redisfs_tui.ui.diff_screen import DiffScreen
+from redisfs_tui.ui.form import FormModal
 from redisfs_tui.ui.help_screen import HelpScreen
 from redisfs_tui.ui.mounts_view import MountRow, MountsView
 from redisfs_tui.ui.server_view import ServerView
@@ -211,6 +212,17 @@ def test_help_screen(snap_compare, snap_server):
     assert snap_compare(app_for(snap_server), terminal_size=SIZE, run_before=run_before)
 
 
+
+def test_mount_form_at_80x24(snap_compare, snap_server):
+    """The smallest usual terminal: the form's fields and both buttons are on screen."""
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, FormModal))
+        await settle(pilot)
+
+    assert snap_compare(app_for(snap_server, tab="mounts"), terminal_size=(80, 24),
+                        run_before=run_before)
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = sorted((ROOT / "screenshots").glob("*.svg")) + \
     sorted((ROOT / "tests" / "__snapshots__").rglob("*.svg"))

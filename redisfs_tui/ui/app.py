@@ -257,19 +257,25 @@ class RedisFsApp(App[None]):
             self.notify("Cancelling…", severity="warning")
 
     # -- switching servers ---------------------------------------------------------------
-    def connect_to(self, url: str, username: str | None, password_file: str | None) -> None:
-        self._connect_worker(url, username, password_file)
+    def connect_to(self, url: str, username: str | None, password_file: str | None,
+                   on_error: Callable[[str], None] | None = None) -> None:
+        """Switch servers in a worker; a failure is notified and, with ``on_error``, given
+        to the caller too (the connect form reopens with the input and the error)."""
+        self._connect_worker(url, username, password_file, on_error)
 
     @work(thread=True, exclusive=True, group="connect", exit_on_error=False, name="Connect")
-    def _connect_worker(self, url: str, username: str | None, password_file: str | None) -> None:
+    def _connect_worker(self, url: str, username: str | None, password_file: str | None,
+                        on_error: Callable[[str], None] | None = None) -> None:
         try:
             spec = ServerSpec.from_parts(url=url, username=username, password_file=password_file)
             client = connect(spec)
             warning = check_eviction(client, allow=self.allow_eviction)
         except (OSError, ValueError, EvictingServer) as exc:
             text = str(exc) if isinstance(exc, EvictingServer) else fmt.error_text(exc)
-            self.call_from_thread(self.notify, f"Cannot connect to {redacted(url)}: {text}",
-                                  severity="error", timeout=10)
+            message = f"Cannot connect to {redacted(url)}: {text}"
+            self.call_from_thread(self.notify, message, severity="error", timeout=10)
+            if on_error is not None:
+                self.call_from_thread(on_error, message)
             return
         self.call_from_thread(self._switch_server, client, spec)
         if warning:

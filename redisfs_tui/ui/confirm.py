@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from .nav import keyed
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -26,13 +28,14 @@ class ConfirmModal(ModalScreen[bool]):
         self.danger = danger
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # a long message scrolls; the buttons stay docked under it (80x24 too)
+        with VerticalScroll(classes="dialog form-dialog"):
+            with Horizontal(classes="dialog-buttons form-buttons"):
+                yield Button(keyed("Cancel", "Esc"), id="cancel")
+                yield Button(keyed(self.confirm_label, "y"), id="confirm",
+                             variant="error" if self.danger else "primary")
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.message, classes="dialog-body", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.confirm_label, id="confirm",
-                             variant="error" if self.danger else "primary")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()  # the safe choice is the default

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ..core import FileSystem
 from ..core.snapshot import DiffEntry, diff
 from . import fmt
+from .nav import NavTable
 
 STYLES = {"added": "green", "removed": "red", "modified": "yellow", "type": "magenta",
           "metadata": "cyan"}
@@ -37,7 +38,7 @@ class DiffScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label(f"Differences from {self.a} to {self.b}", classes="dialog-title")
-        yield DataTable(id="diff-table", cursor_type="row")
+        yield NavTable(id="diff-table", cursor_type="row")
         yield Static("comparing…", id="diff-summary")
 
     def on_mount(self) -> None:
@@ -73,8 +74,9 @@ class DiffScreen(ModalScreen[None]):
             table.add_row(Text(SIGNS.get(e.change, "?"), style=style),
                           Text(e.change, style=style), Text(e.path), Text(e.detail))
             self.counts[e.change] += 1
-        if done:  # the cells are Rich Text, which has no order: sort by the plain text
-            table.sort("path", key=lambda cell: cell.plain)
+        if done:  # the cells are Rich Text, which has no order: sort by the plain text,
+            # in natural order (file2 before file10)
+            table.sort("path", key=lambda cell: fmt.natural_key(cell.plain))
         self.done = done
         self._summary()
 

@@ -7,22 +7,11 @@ a row's cells only when it is first drawn.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ..core import Attr
 from . import fmt
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(folded: str) -> tuple:
-    """Sort key that orders runs of digits by value: file2 before file10.  Text and
-    numbers alternate (text first), so positions always compare like with like; the
-    folded name breaks ties (file01 / file1)."""
-    parts = _DIGITS.split(folded)
-    return (tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), folded)
 
 
 class SortKey(StrEnum):
@@ -43,13 +32,13 @@ class Entry:
     attr: Attr
     name: str = ""
     folded: str = ""
-    natural: tuple = ()
+    natural: tuple[tuple[str | int, ...], str] = ((), "")
     cells: tuple[str, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.name = fmt.decode_name(self.raw)
         self.folded = self.name.casefold()
-        self.natural = natural_key(self.folded)
+        self.natural = fmt.natural_key(self.name)
 
     def row(self, now: dt.datetime) -> tuple[str, ...]:
         """(size, mtime, mode, nlink, user, inode) strings.  All but the age are computed
@@ -74,8 +63,8 @@ class Entry:
 
 
 def sort_entries(entries: list[Entry], key: SortKey, reverse: bool = False) -> None:
-    """Directories first, then by the key (names in natural order); sorts in place
-    (timsort merges loaded pages fast)."""
+    """Directories first, then by the key, names in natural order (file2 before file10);
+    sorts in place (timsort merges loaded pages fast)."""
     if key is SortKey.NAME:
         entries.sort(key=lambda e: e.natural, reverse=reverse)
     elif key is SortKey.SIZE:

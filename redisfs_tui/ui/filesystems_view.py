@@ -69,6 +69,7 @@ class FilesystemsView(TableView):
         """Fill the table (tests pass normalised copies for stable screenshots)."""
         selected = self.selected
         keep = selected.prefix if selected else self.rfs.current_prefix
+        summaries = sorted(summaries, key=lambda s: fmt.natural_key(s.prefix))  # fs2 < fs10
         self.summaries = summaries
         live = Counter(m.prefix for m in mounts if m.alive)
         table = self.query_one(DataTable)
@@ -123,12 +124,16 @@ class FilesystemsView(TableView):
         if s := self._need():
             self.rfs.open_browser(s.prefix)
 
-    def action_mkfs(self) -> None:
-        fields = [Field("prefix", "Prefix (the key namespace)", validate=check_prefix),
-                  Field("codec", "Compression", "zstd", options=CODECS),
-                  Field("block_size", "Block size", str(128 << 10), options=BLOCK_SIZES)]
-        self.app.push_screen(FormModal("New filesystem (mkfs)", fields, "Create"),
-                             self._mkfs_answer)
+    def action_mkfs(self, values: dict | None = None, error: str = "") -> None:
+        """The mkfs form; after a failure it comes back with the input and the error."""
+        v = values or {}
+        fields = [Field("prefix", "Prefix (the key namespace)", v.get("prefix", ""),
+                        validate=check_prefix),
+                  Field("codec", "Compression", v.get("codec", "zstd"), options=CODECS),
+                  Field("block_size", "Block size", v.get("block_size", str(128 << 10)),
+                        options=BLOCK_SIZES)]
+        self.app.push_screen(FormModal("New filesystem (mkfs)", fields, "Create",
+                                       error=error), self._mkfs_answer)
 
     def _mkfs_answer(self, values: dict | None) -> None:
         if values:
@@ -137,7 +142,13 @@ class FilesystemsView(TableView):
 
     @work(thread=True, exit_on_error=False, name="mkfs")
     def _mkfs_worker(self, prefix: str, codec: str, block_size: int) -> None:
-        FileSystem.mkfs(self.rfs.client, prefix, codec=codec, block_size=block_size)
+        try:
+            FileSystem.mkfs(self.rfs.client, prefix, codec=codec, block_size=block_size)
+        except Exception as exc:  # the form again, with the input (and the notification)
+            values = {"prefix": prefix, "codec": codec, "block_size": str(block_size)}
+            self.app.call_from_thread(self.action_mkfs, values,
+                                      f"{prefix}: {fmt.error_text(exc)}")
+            raise
         self.rfs.current_prefix = prefix
         self.app.call_from_thread(self.notify, f"Created filesystem {prefix}")
         self.app.call_from_thread(self.refresh_view)

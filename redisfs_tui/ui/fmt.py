@@ -7,12 +7,25 @@ import errno
 import grp
 import os
 import pwd
+import re
 import stat
 from functools import cache
 
 import humanize
 
 from ..core import FsError
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    """Sort key that orders names as people read them: file2 before file10, case
+    ignored.  Text and numbers alternate (text first), so every position compares like
+    with like; the folded name breaks ties (file01 / file1)."""
+    folded = name.casefold()
+    parts = tuple(int(p) if i % 2 else p for i, p in enumerate(_DIGITS.split(folded)))
+    return parts, folded
+
 
 KIB = 1024
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
+
+from .nav import keyed
 
 Value = str | bool
 
@@ -32,15 +34,25 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
     def __init__(self, title: str, fields: list[Field], submit_label: str = "OK",
-                 note: str = "") -> None:
+                 note: str = "", error: str = "") -> None:
         super().__init__(classes="modal")
+        self.error = error  # shown at once: a form reopened after a failure
         self.title_text = title
         self.fields = fields
         self.submit_label = submit_label
         self.note = note
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # the dialog scrolls and the buttons are docked under it: on a small terminal
+        # (80x24) every field and both buttons stay reachable
+        with VerticalScroll(classes="dialog form-dialog"):
+            with Horizontal(classes="dialog-buttons form-buttons"):
+                yield Button(keyed("Cancel", "Esc"), id="cancel")
+                # Enter submits from a text field (a select or checkbox takes Enter itself)
+                has_input = any(not f.options and not isinstance(f.value, bool)
+                                for f in self.fields)
+                label = keyed(self.submit_label, "Enter") if has_input else self.submit_label
+                yield Button(label, id="submit", variant="primary")
             yield Label(self.title_text, classes="dialog-title")
             if self.note:
                 yield Label(self.note, classes="dialog-body", markup=False)
@@ -55,10 +67,7 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
                                  allow_blank=False)
                 else:
                     yield Input(str(f.value), placeholder=f.placeholder, id=wid)
-            yield Label("", id="form-error", classes="form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.submit_label, id="submit", variant="primary")
+            yield Label(self.error, id="form-error", classes="form-error", markup=False)
 
     def values(self) -> dict[str, Value]:
         out: dict[str, Value] = {}
@@ -78,8 +87,10 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
             if f.validate is not None:
                 problem = f.validate(str(values[f.name]))
                 if problem:
-                    self.query_one("#form-error", Label).update(problem)
+                    error = self.query_one("#form-error", Label)
+                    error.update(problem)
                     self.query_one(f"#field-{f.name}").focus()
+                    error.scroll_visible(animate=False)
                     return
         self.dismiss(values)
 

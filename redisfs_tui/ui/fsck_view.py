@@ -17,6 +17,7 @@ from ..core.fsck import Problem, check, repair
 from ..core.registry import list_filesystems
 from .confirm import ConfirmModal
 from .job_bar import JobHandle
+from .nav import NavTree
 from .transfer import TransferCancelled
 from .view import View
 
@@ -63,7 +64,7 @@ class FsckView(View):
             yield Button("Check (f)", id="fsck-check", variant="primary", compact=True)
             yield Button("Repair (R)", id="fsck-repair", variant="error", disabled=True,
                          compact=True)
-        yield Tree("No check run yet: choose a filesystem and press f", id="fsck-tree")
+        yield NavTree("No check run yet: choose a filesystem and press f", id="fsck-tree")
         yield Static("", id="fsck-summary")
 
     def on_mount(self) -> None:

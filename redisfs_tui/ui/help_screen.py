@@ -7,9 +7,10 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
+
+from .nav import NavScroll
 
 
 def help_text() -> str:
@@ -20,7 +21,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-scroll"):
+        with NavScroll(id="help-scroll"):
             yield Markdown(help_text(), id="help")
 
     def on_mount(self) -> None:

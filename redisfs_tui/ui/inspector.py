@@ -10,11 +10,11 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from . import fmt
 from .inspect_data import MAX_SCAN_BLOCKS, InodeReport, KeyReport
+from .nav import NavScroll
 
 
 def _key_title(title: str, report: KeyReport) -> Text:
@@ -107,7 +107,7 @@ def _blocks(report: InodeReport) -> RenderableType:
     return Group(title, table)
 
 
-class InspectorPane(VerticalScroll):
+class InspectorPane(NavScroll):
     """Scrollable holder of the rendered report."""
 
     def compose(self):

@@ -14,6 +14,7 @@ from textual.widgets import Button, Label, ProgressBar
 from textual.worker import Worker, get_current_worker
 
 from . import fmt
+from .nav import keyed
 
 
 class JobHandle:
@@ -25,9 +26,10 @@ class JobHandle:
         self.unit = unit  # "bytes" or a noun such as "entries"
         self._last = 0.0
 
-    def progress(self, done: int, total: int, label: str = "") -> None:
+    def progress(self, done: int, total: int | None, label: str = "") -> None:
+        """``total`` None: the job cannot count (a bare note); 0: nothing to count."""
         now = time.monotonic()
-        if now - self._last < 0.1 and done < total:
+        if now - self._last < 0.1 and total is not None and done < total:
             return
         self._last = now
         self.bar.app.call_from_thread(self.bar.update_progress, done, total, label,
@@ -35,7 +37,7 @@ class JobHandle:
 
     def note(self, label: str) -> None:
         """Progress without a total (fsck walking directories)."""
-        self.progress(0, 0, label)
+        self.progress(0, None, label)
 
     def cancelled(self) -> bool:
         try:
@@ -56,7 +58,7 @@ class JobBar(Horizontal):
         yield Label("", id="job-title")
         yield ProgressBar(total=None, show_eta=False, id="job-progress")
         yield Label("", id="job-detail")
-        yield Button("Cancel", id="job-cancel", variant="warning", compact=True)
+        yield Button(keyed("Cancel", "Esc"), id="job-cancel", variant="warning", compact=True)
 
     def on_mount(self) -> None:
         self.display = False
@@ -70,21 +72,29 @@ class JobBar(Horizontal):
         self.started = time.monotonic()
         self.query_one("#job-title", Label).update(title)
         self.query_one("#job-detail", Label).update("")
-        self.query_one(ProgressBar).update(total=None, progress=0)
+        bar = self.query_one(ProgressBar)
+        bar.update(total=None, progress=0)
+        self._show_percentage(False)  # no "--%" before a count is known
         self.display = True
 
-    def update_progress(self, done: int, total: int, label: str, unit: str = "bytes") -> None:
+    def update_progress(self, done: int, total: int | None, label: str,
+                        unit: str = "bytes") -> None:
         bar = self.query_one(ProgressBar)
-        if total:
-            bar.update(total=total, progress=done)
+        if total is None:  # a job that cannot count: an indeterminate bar, no "--%"
+            bar.update(total=None)
+            self._show_percentage(False)
+            detail = ""
+        else:  # a known count shows its percentage; nothing to count (0 of 0) is done
+            bar.update(total=max(total, 1), progress=done if total else 1)
+            self._show_percentage(True)
             detail = (f"{fmt.size(done)} of {fmt.size(total)}" if unit == "bytes"
                       else f"{done:,} of {total:,} {unit}")
-        else:
-            bar.update(total=None)
-            detail = ""
         if label:
             detail = f"{detail}  {label}" if detail else label
         self.query_one("#job-detail", Label).update(detail[-60:])
+
+    def _show_percentage(self, shown: bool) -> None:
+        self.query_one(ProgressBar).query_one("#percentage").display = shown
 
     def end(self) -> None:
         self.worker = None

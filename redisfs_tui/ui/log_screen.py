@@ -11,6 +11,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Log
 
 from .mount_control import tail
+from .nav import SCROLL_BINDINGS
+
+
+class NavLog(Log):
+    BINDINGS: ClassVar = SCROLL_BINDINGS
 
 
 class LogScreen(ModalScreen[None]):
@@ -24,7 +29,7 @@ class LogScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label(f"Log of {self.title_text}: {self.path}", classes="dialog-title")
-        yield Log(id="log", highlight=True)
+        yield NavLog(id="log", highlight=True)
 
     def on_mount(self) -> None:
         self.query_one(Log).focus()

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..core.connection import PASSWORD_ENV
+from ..core.mountpoint import MountpointError, check_mountpoint
 from ..core.registry import MountRecord, list_filesystems, list_mounts
 from . import fmt
 from .confirm import ConfirmModal
@@ -58,6 +59,18 @@ def merge_rows(records: list[MountRecord], launched: list[LaunchedMount],
             rows.append(MountRow(m.prefix, m.mountpoint, m.read_only, host, m.pid, 0.0, 0.0,
                                  "running" if m.running else "exited", m.log_path))
     return rows
+
+
+def mountpoint_problem(path: str) -> str | None:
+    """What is wrong with a mountpoint typed in the form, naming it (the form stays
+    open with the input), or None; the daemon checks the same again."""
+    if not path:
+        return "Enter a mountpoint: an existing empty directory."
+    try:
+        check_mountpoint(os.path.expanduser(path))
+    except MountpointError as exc:
+        return str(exc)
+    return None
 
 
 class MountsView(TableView):
@@ -139,7 +152,7 @@ class MountsView(TableView):
             prefixes[0]
         fields = [Field("prefix", "Filesystem", current, options=[(p, p) for p in prefixes]),
                   Field("mountpoint", "Mountpoint (an existing empty directory)",
-                        placeholder="/mnt/redisfs"),
+                        placeholder="/mnt/redisfs", validate=mountpoint_problem),
                   Field("read_only", "Read-only", False)]
         note = "Starts the redisfs daemon; it keeps running after this UI quits."
         self.app.push_screen(FormModal("Mount a filesystem", fields, "Mount", note),

@@ -11,13 +11,17 @@ import datetime as dt
 from pygments.lexers import get_lexer_for_filename, guess_lexer
 from pygments.util import ClassNotFound
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.content import Content, Span
+from textual.css.styles import RulesMap
 from textual.highlight import highlight
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 
 from . import fmt
-from .preview_data import PreviewData, hexdump
+from .nav import NavScroll
+from .preview_data import HEX_MAX_ROW, PreviewData, hex_bytes_per_row, hex_line_width, hexdump
 
 
 def language_for(name: str, text: str) -> str:
@@ -44,15 +48,45 @@ def facts_line(data: PreviewData, now: dt.datetime) -> str:
             f"modified {fmt.age(a.mtime_ns, now)}{links}")
 
 
-def hex_content(data: bytes) -> Content:
-    text = hexdump(data)
+def hex_content(data: bytes, per_row: int = 16) -> Content:
+    text = hexdump(data, width=per_row)
+    ascii_at = hex_line_width(per_row) - per_row
     spans: list[Span] = []
     start = 0
     for line in text.split("\n"):
         spans.append(Span(start, start + 8, "$text-muted"))
-        spans.append(Span(start + 60, start + len(line), "$text-accent"))
+        spans.append(Span(start + ascii_at, start + len(line), "$text-accent"))
         start += len(line) + 1
     return Content(text, spans=spans)
+
+
+class HexVisual(Visual):
+    """A hex dump laid out when the width is known: as many bytes per row as fit
+    (never a wrapped row), again on every resize."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._cache: dict[int, Content] = {}
+
+    def content_for(self, width: int) -> Content:
+        per_row = hex_bytes_per_row(width)
+        if per_row not in self._cache:
+            self._cache[per_row] = hex_content(self.data, per_row)
+        return self._cache[per_row]
+
+    @property
+    def plain(self) -> str:
+        return self.content_for(hex_line_width(16)).plain
+
+    def render_strips(self, width: int, height: int | None, style: Style,
+                      options: RenderOptions) -> list[Strip]:
+        return self.content_for(width).render_strips(width, height, style, options)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return min(container_width, hex_line_width(HEX_MAX_ROW))
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return max(1, -(-len(self.data) // hex_bytes_per_row(width)))
 
 
 def facts_content(facts: list[tuple[str, str]]) -> Content:
@@ -63,7 +97,7 @@ def facts_content(facts: list[tuple[str, str]]) -> Content:
     return Content("\n").join(lines)
 
 
-def render_preview(data: PreviewData, now: dt.datetime) -> tuple[Content, Content]:
+def render_preview(data: PreviewData, now: dt.datetime) -> tuple[Content, Content | Visual]:
     """(header, body) ready to show; safe to call from a thread."""
     header = Content.assemble((data.headline, "bold"), "\n", (facts_line(data, now), "dim"))
     if data.kind == "text":
@@ -72,20 +106,20 @@ def render_preview(data: PreviewData, now: dt.datetime) -> tuple[Content, Conten
         name = data.path.rsplit("/", 1)[-1]
         body = highlight(data.text, language=language_for(name, data.text))
     elif data.kind == "binary":
-        body = hex_content(data.data)
+        body = HexVisual(data.data)
     else:
         body = facts_content(data.facts)
     return header, body
 
 
-class PreviewPane(VerticalScroll):
+class PreviewPane(NavScroll):
     """Header and body of the current preview."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="preview-header", markup=False)
         yield Static("", id="preview-body", markup=False)
 
-    def show(self, header: Content | str, body: Content | str) -> None:
+    def show(self, header: Content | str, body: Content | Visual | str) -> None:
         self.query_one("#preview-header", Static).update(header)
         self.query_one("#preview-body", Static).update(body)
         self.scroll_home(animate=False)

@@ -43,6 +43,20 @@ def looks_binary(sample: bytes) -> bool:
     return False
 
 
+HEX_MIN_ROW, HEX_MAX_ROW = 4, 32  # bytes per hex row, whatever the width
+
+
+def hex_line_width(per_row: int) -> int:
+    """Cells of one hexdump line of ``per_row`` bytes: offset, hex, ASCII."""
+    return 8 + 2 + per_row * 3 + 2 + per_row
+
+
+def hex_bytes_per_row(cells: int) -> int:
+    """The most bytes per row (a multiple of 4) whose lines fit in ``cells``."""
+    per_row = (cells - 12) // 4 // 4 * 4
+    return max(HEX_MIN_ROW, min(HEX_MAX_ROW, per_row))
+
+
 def hexdump(data: bytes, offset: int = 0, width: int = 16) -> str:
     """Classic offset / hex / ASCII lines."""
     lines = []
@@ -50,7 +64,8 @@ def hexdump(data: bytes, offset: int = 0, width: int = 16) -> str:
         chunk = data[start:start + width]
         hexes = " ".join(f"{b:02x}" for b in chunk)
         half = width // 2 * 3
-        hexes = hexes[:half] + " " + hexes[half:] if len(chunk) > width // 2 else hexes
+        if width >= 16 and len(chunk) > width // 2:  # a gap between the halves of a wide row
+            hexes = hexes[:half] + " " + hexes[half:]
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
         lines.append(f"{offset + start:08x}  {hexes:<{width * 3}}  {text}")
     return "\n".join(lines)

@@ -11,13 +11,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..core.guards import is_evicting
 from ..core.registry import ServerInfo, server_info
 from . import fmt
 from .form import Field, FormModal
+from .nav import NavScroll
 from .view import View
 
 
@@ -75,7 +75,7 @@ class ServerView(View):
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="server-scroll", can_focus=True):
+        with NavScroll(id="server-scroll", can_focus=True):
             yield Static("loading server information…", id="server-info")
 
     def on_mount(self) -> None:
@@ -99,16 +99,20 @@ class ServerView(View):
         body = render_info(self.rfs.server_label, info, self.rfs.server_note, self.rfs.now())
         self.query_one("#server-info", Static).update(body)
 
-    def action_connect(self) -> None:
+    def action_connect(self, values: dict | None = None, error: str = "") -> None:
+        """The connect form; after a failure it comes back with the input and the error."""
+        v = values or {}
         fields = [
-            Field("url", "Redis URL", placeholder="redis://host:6379/0, rediss://…, unix:///…"),
-            Field("username", "ACL user (optional)"),
-            Field("password_file", "Password file (optional)"),
+            Field("url", "Redis URL", v.get("url", ""),
+                  placeholder="redis://host:6379/0, rediss://…, unix:///…"),
+            Field("username", "ACL user (optional)", v.get("username", "")),
+            Field("password_file", "Password file (optional)", v.get("password_file", "")),
         ]
-        self.app.push_screen(FormModal("Connect to another server", fields, "Connect"),
-                             self._connect_answer)
+        self.app.push_screen(FormModal("Connect to another server", fields, "Connect",
+                                       error=error), self._connect_answer)
 
     def _connect_answer(self, values: dict | None) -> None:
         if values and values["url"]:
             self.rfs.connect_to(str(values["url"]), str(values["username"]) or None,
-                                str(values["password_file"]) or None)
+                                str(values["password_file"]) or None,
+                                on_error=lambda error: self.action_connect(values, error))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from .nav import keyed
 
 
 class TypedConfirmModal(ModalScreen[bool]):
@@ -24,14 +26,15 @@ class TypedConfirmModal(ModalScreen[bool]):
         self.confirm_label = confirm_label
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog form-dialog"):  # buttons docked, as in forms
+            with Horizontal(classes="dialog-buttons form-buttons"):
+                yield Button(keyed("Cancel", "Esc"), id="cancel")
+                yield Button(keyed(self.confirm_label, "Enter"), id="confirm", variant="error",
+                             disabled=True)
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.message, classes="dialog-body", markup=False)
             yield Label(f"Type [b]{self.expected}[/b] to confirm:", markup=True)
             yield Input(placeholder=self.expected, id="typed")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button(self.confirm_label, id="confirm", variant="error", disabled=True)
 
     @on(Input.Changed, "#typed")
     def typed(self, event: Input.Changed) -> None:

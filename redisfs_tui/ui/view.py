@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import fmt
+from .nav import NavTable
 
 REPEAT_SECONDS = 60.0  # the same error of a view's reload is notified at most this often
 LOAD_GROUPS = frozenset({"server", "filesystems", "mounts", "browser-dir", "fsck-list"})
@@ -94,7 +95,7 @@ class TableView(View):
     DETAIL_ID: ClassVar[str] = ""
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        yield NavTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
         yield Static("", id=self.DETAIL_ID)
 
     def on_mount(self) -> None:
