@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers_ui import make_app, notifications, run, settle, wait_for
+from helpers_ui import make_app, notifications, run, settle, text_of, wait_for
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from redisfs_tui.core import ROOT_INO, FileSystem
 from redisfs_tui.mount.spawn import is_mounted, unmount
@@ -93,7 +93,10 @@ def test_launch_read_write_and_read_only_mounts_then_unmount(
         app.screen.query_one("#field-mountpoint").value = str(tmp_path / "missing")
         await settle(pilot, 1)
         await pilot.click("#submit")
-        await wait_for(pilot, lambda: any("does not exist" in n for n in notifications(app)))
+        # the form stays open with the input and says what is wrong
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and "does not exist"
+                       in text_of(app.screen.query_one("#form-error", Static)))
+        await pilot.press("escape")
 
     try:
         run(app, scenario)

@@ -69,6 +69,12 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
                     yield Input(str(f.value), placeholder=f.placeholder, id=wid)
             yield Label(self.error, id="form-error", classes="form-error", markup=False)
 
+    def on_mount(self) -> None:
+        # the buttons come first in the tree (docked under the fields): focus the first
+        # field, or Enter would press Cancel
+        if self.fields:
+            self.query_one(f"#field-{self.fields[0].name}").focus()
+
     def values(self) -> dict[str, Value]:
         out: dict[str, Value] = {}
         for f in self.fields:
