@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from ..core import RENAME_NOREPLACE, Attr, FileSystem, FsError
 from ..core.fs import encode_name
 from .transfer import (
-    CHUNK,
     Cancelled,
     Progress,
     RemotePlan,
     TransferCancelled,
     TransferResult,
+    file_chunks,
     plan_remote,
 )
 
@@ -172,18 +172,9 @@ def _copy_file(fs: FileSystem, node: Attr, parent: int, name: bytes, result: Tra
                total: int, progress: Progress, cancelled: Cancelled, rel: str) -> int:
     ino = fs.create(parent, name, node.mode, node.uid, node.gid).ino
     try:
-        offset = 0
-        while offset < node.size:
-            if cancelled():
-                raise TransferCancelled(result.summary())
-            data = fs.read(node.ino, offset, min(CHUNK, node.size - offset))
-            if not data:
-                break
+        for offset, data in file_chunks(fs, node, result, total, progress, cancelled, rel):
             if data.count(0) != len(data):  # a zero run stays a hole
                 fs.write(ino, offset, data)
-            offset += len(data)
-            result.bytes += len(data)
-            progress(result.bytes, total, rel)
         if node.size:
             fs.truncate(ino, node.size)
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -279,22 +279,30 @@ def _is_dir(dir_fd: int, name: str) -> bool:
         return False
 
 
+def file_chunks(fs: FileSystem, node: Attr, result: TransferResult, total: int,
+                progress: Progress, cancelled: Cancelled, rel: str) -> Iterator[tuple[int, bytes]]:
+    """(offset, data) of a stored file, CHUNK at a time, counting bytes and progress as
+    the caller takes them; TransferCancelled when asked to stop."""
+    offset = 0
+    while offset < node.size:
+        if cancelled():
+            raise TransferCancelled(result.summary())
+        data = fs.read(node.ino, offset, min(CHUNK, node.size - offset))
+        if not data:
+            break
+        yield offset, data
+        offset += len(data)
+        result.bytes += len(data)
+        progress(result.bytes, total, rel)
+
+
 def _download(fs: FileSystem, node: Attr, dir_fd: int, leaf: str, result: TransferResult,
               total: int, progress: Progress, cancelled: Cancelled, rel: str) -> None:
     fd = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600, dir_fd=dir_fd)
     with open(fd, "wb") as out:
-        offset = 0
-        while offset < node.size:
-            if cancelled():
-                raise TransferCancelled(result.summary())
-            data = fs.read(node.ino, offset, min(CHUNK, node.size - offset))
-            if not data:
-                break
+        for _offset, data in file_chunks(fs, node, result, total, progress, cancelled, rel):
             _write_sparse(out, data)
-            offset += len(data)
-            result.bytes += len(data)
-            progress(result.bytes, total, rel)
         out.truncate(node.size)
         out.flush()
         os.fchmod(out.fileno(), stat.S_IMODE(node.mode))
