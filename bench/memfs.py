@@ -444,6 +444,9 @@ class MemFs:
         with self.lock:
             self._close(fh)
 
+    def listed(self, ino: int, entries: list[tuple[str, int]]) -> None:
+        """READDIRPLUS entries the kernel received (redisfs remembers them; nothing here)."""
+
     def readdir(self, ino: int, fh: int, offset: int,
                 limit: int = LISTING_PAGE) -> list[tuple[str, dict[str, int], int]]:
         """Up to ``limit`` entries from ``offset`` on, each with the next one's offset;

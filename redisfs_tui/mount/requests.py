@@ -349,6 +349,16 @@ class Requests:
         except BaseException as exc:
             self._fail(req, "readdir", exc)
             return
+        try:
+            buf, used = self._fill_listing(req, ino, size, entries, plus)
+        except BaseException as exc:  # (no request may stay unanswered)
+            self._fail(req, "readdir", exc)
+            return
+        lib.fuse_reply_buf(req, buf, used)
+
+    def _fill_listing(self, req: int, ino: int, size: int,
+                      entries: list[tuple[str, dict[str, int], int]], plus: bool
+                      ) -> tuple[Any, int]:
         buf = ctypes.create_string_buffer(size)
         base = ctypes.addressof(buf)
         used = 0
@@ -372,7 +382,7 @@ class Requests:
                 told.append((name, attrs["st_ino"]))
         if told:
             self.ops.listed(ino, told)
-        lib.fuse_reply_buf(req, buf, used)
+        return buf, used
 
     # -- extended attributes ----------------------------------------------------------------
     def _setxattr(self, req: int, ino: int, name: bytes, value: int, size: int,
