@@ -34,6 +34,10 @@ SET_MODE, SET_UID, SET_GID, SET_SIZE, SET_ATIME, SET_MTIME = 1, 2, 4, 8, 16, 32
 SET_ATIME_NOW, SET_MTIME_NOW = 128, 256
 
 
+def _reply_ok(req: int, _result: Any) -> None:
+    lib.fuse_reply_err(req, 0)
+
+
 def _ns(spec: Any) -> int:
     return spec.tv_sec * 1_000_000_000 + spec.tv_nsec
 
@@ -150,51 +154,35 @@ class Requests:
         else:
             self._reply_entry(req, attrs)
 
-    def _mknod(self, req: int, parent: int, name: bytes, mode: int, rdev: int) -> None:
+    def _answer(self, req: int, name: str, reply: Any, *args: Any) -> None:
+        """Call operation ``name`` and send its result with ``reply(req, result)``, or
+        the errno of what it raised."""
         keep_thread_state()
         try:
-            attrs = self.ops.mknod(parent, os.fsdecode(name), mode, rdev, *self._caller(req))
-        except BaseException as exc:
-            self._fail(req, "mknod", exc)
-        else:
-            self._reply_entry(req, attrs)
-
-    def _mkdir(self, req: int, parent: int, name: bytes, mode: int) -> None:
-        keep_thread_state()
-        try:
-            attrs = self.ops.mkdir(parent, os.fsdecode(name), mode, *self._caller(req))
-        except BaseException as exc:
-            self._fail(req, "mkdir", exc)
-        else:
-            self._reply_entry(req, attrs)
-
-    def _symlink(self, req: int, target: bytes, parent: int, name: bytes) -> None:
-        keep_thread_state()
-        try:
-            attrs = self.ops.symlink(parent, os.fsdecode(name), target, *self._caller(req))
-        except BaseException as exc:
-            self._fail(req, "symlink", exc)
-        else:
-            self._reply_entry(req, attrs)
-
-    def _link(self, req: int, ino: int, parent: int, name: bytes) -> None:
-        keep_thread_state()
-        try:
-            attrs = self.ops.link(ino, parent, os.fsdecode(name))
-        except BaseException as exc:
-            self._fail(req, "link", exc)
-        else:
-            self._reply_entry(req, attrs)
-
-    def _simple(self, req: int, name: str, *args: Any) -> None:
-        """An operation answered with success or an errno only."""
-        keep_thread_state()
-        try:
-            getattr(self.ops, name)(*args)
+            result = getattr(self.ops, name)(*args)
         except BaseException as exc:
             self._fail(req, name, exc)
         else:
-            lib.fuse_reply_err(req, 0)
+            reply(req, result)
+
+    def _mknod(self, req: int, parent: int, name: bytes, mode: int, rdev: int) -> None:
+        self._answer(req, "mknod", self._reply_entry, parent, os.fsdecode(name), mode, rdev,
+                     *self._caller(req))
+
+    def _mkdir(self, req: int, parent: int, name: bytes, mode: int) -> None:
+        self._answer(req, "mkdir", self._reply_entry, parent, os.fsdecode(name), mode,
+                     *self._caller(req))
+
+    def _symlink(self, req: int, target: bytes, parent: int, name: bytes) -> None:
+        self._answer(req, "symlink", self._reply_entry, parent, os.fsdecode(name), target,
+                     *self._caller(req))
+
+    def _link(self, req: int, ino: int, parent: int, name: bytes) -> None:
+        self._answer(req, "link", self._reply_entry, ino, parent, os.fsdecode(name))
+
+    def _simple(self, req: int, name: str, *args: Any) -> None:
+        """An operation answered with success or an errno only."""
+        self._answer(req, name, _reply_ok, *args)
 
     def _unlink(self, req: int, parent: int, name: bytes) -> None:
         self._simple(req, "unlink", parent, os.fsdecode(name))
@@ -239,13 +227,7 @@ class Requests:
             self._reply_attr(req, attrs)
 
     def _readlink(self, req: int, ino: int) -> None:
-        keep_thread_state()
-        try:
-            target = self.ops.readlink(ino)
-        except BaseException as exc:
-            self._fail(req, "readlink", exc)
-        else:
-            lib.fuse_reply_readlink(req, target)
+        self._answer(req, "readlink", lib.fuse_reply_readlink, ino)
 
     def _statfs(self, req: int, ino: int) -> None:
         keep_thread_state()
@@ -391,22 +373,12 @@ class Requests:
                      flags)
 
     def _getxattr(self, req: int, ino: int, name: bytes, size: int) -> None:
-        keep_thread_state()
-        try:
-            value = self.ops.getxattr(ino, os.fsdecode(name))
-        except BaseException as exc:
-            self._fail(req, "getxattr", exc)
-        else:
-            self._reply_sized(req, value, size)
+        self._answer(req, "getxattr", lambda r, value: self._reply_sized(r, value, size),
+                     ino, os.fsdecode(name))
 
     def _listxattr(self, req: int, ino: int, size: int) -> None:
-        keep_thread_state()
-        try:
-            names = self.ops.listxattr(ino)
-        except BaseException as exc:
-            self._fail(req, "listxattr", exc)
-        else:
-            self._reply_sized(req, b"".join(os.fsencode(n) + b"\0" for n in names), size)
+        self._answer(req, "listxattr", lambda r, names: self._reply_sized(
+            r, b"".join(os.fsencode(n) + b"\0" for n in names), size), ino)
 
     def _removexattr(self, req: int, ino: int, name: bytes) -> None:
         self._simple(req, "removexattr", ino, os.fsdecode(name))
