@@ -22,6 +22,8 @@ import redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection, ConnectionPool
 
+from .cluster import ClusterCalls, is_cluster
+
 
 class _Held:
     """One thread's connection; it goes back to the pool when the thread ends (its
@@ -101,15 +103,18 @@ class ThreadConnections:
         return conn.read_response()
 
 
-_SHARED: weakref.WeakKeyDictionary[redis.Redis, ThreadConnections] = weakref.WeakKeyDictionary()
+_SHARED: weakref.WeakKeyDictionary[Any, ThreadConnections | ClusterCalls] = \
+    weakref.WeakKeyDictionary()
 _SHARED_MUTEX = threading.Lock()
 
 
-def connections_for(client: redis.Redis) -> ThreadConnections:
+def connections_for(client: redis.Redis) -> ThreadConnections | ClusterCalls:
     """One ThreadConnections per client, so a thread keeps one connection per client
-    however many FileSystem objects it uses."""
+    however many FileSystem objects it uses.  A cluster client routes each call by its
+    key instead (ClusterCalls): a kept connection would name one node only."""
     with _SHARED_MUTEX:
         shared = _SHARED.get(client)
         if shared is None:
-            shared = _SHARED[client] = ThreadConnections(client)
+            made = ClusterCalls(client) if is_cluster(client) else ThreadConnections(client)
+            shared = _SHARED[client] = made
         return shared

@@ -100,3 +100,7 @@ def translated() -> Iterator[None]:
         raise errno_from_reply(str(exc)) from exc
     except redis.RedisError as exc:
         raise FsError(errno.EIO, f"Redis error: {type(exc).__name__}") from exc
+    except redis.exceptions.RedisClusterException as exc:
+        # redis-py's cluster client raises these outside RedisError (cross-slot
+        # commands, no node for a slot); the message names no password
+        raise FsError(errno.EIO, f"Redis Cluster: {str(exc)[:200]}") from exc

@@ -12,6 +12,7 @@ from typing import cast
 
 import redis
 
+from .cluster import is_cluster, primaries_info
 from .errors import translated
 
 SAFE_POLICY = "noeviction"
@@ -26,8 +27,18 @@ def read_policy(client: redis.Redis) -> tuple[str | None, bool]:
     """(``maxmemory-policy``, whether INFO answered): from INFO memory, else CONFIG GET
     (an ACL often allows only one of them, a managed Redis renames CONFIG); the
     policy is None when neither answers."""
-    readers = ((lambda: client.info("memory").get("maxmemory_policy"), True),
-               (lambda: client.config_get("maxmemory-policy").get("maxmemory-policy"), False))
+    def from_info() -> str | None:
+        policies = [info.get("maxmemory_policy") for info in
+                    primaries_info(client, "memory").values()]
+        return _worst(policies)
+
+    def from_config() -> str | None:
+        if not is_cluster(client):
+            return client.config_get("maxmemory-policy").get("maxmemory-policy")
+        return _worst([client.config_get("maxmemory-policy", target_nodes=node)
+                       .get("maxmemory-policy") for node in client.get_primaries()])
+
+    readers = ((from_info, True), (from_config, False))
     with translated():  # an unreachable server is an error; a refused command is not
         for read, from_info in readers:
             try:
@@ -37,6 +48,15 @@ def read_policy(client: redis.Redis) -> tuple[str | None, bool]:
             if policy:
                 return str(policy), from_info
     return None, False
+
+
+def _worst(policies: list) -> str | None:
+    """One policy for all masters of a cluster: an evicting one wins (one master
+    evicting a filesystem's keys loses its data), then an unreadable one."""
+    if None in policies or not policies:
+        return None
+    evicting = [str(p) for p in policies if is_evicting(str(p))]
+    return evicting[0] if evicting else str(policies[0])
 
 
 def read_eviction_policy(client: redis.Redis) -> str | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from .attrs import NAME_MAX, Attr, counter
+from .cluster import node_info
 from .errors import FsError, translated
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class PlainOps:
         if self.memory_info:
             try:
                 with translated():
-                    info = self.client.info("memory")
+                    info = node_info(self.client, "memory", self.keys.superblock)
             except FsError as exc:
                 if exc.errno != errno.EACCES:
                     raise

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from .cluster import config_get, primaries_info
 from .errors import FsError, translated
 from .keys import (
     MOUNT,
@@ -161,12 +162,14 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
 
 
 def server_info(client: redis.Redis) -> ServerInfo:
+    """The server's status; a cluster's is summed over its masters (see _cluster_info)."""
     with translated():
-        info = client.info()
+        nodes = primaries_info(client)
         try:
-            save = client.config_get("save").get("save", "")
+            save = config_get(client, "save").get("save", "")
         except redis.ResponseError:  # CONFIG may be denied by ACL or renamed
             save = "unknown"
+    info = nodes["server"] if "server" in nodes else _cluster_info(nodes)
     return ServerInfo(
         version=str(info.get("redis_version", "?")),
         role=str(info.get("role", "?")),
@@ -180,6 +183,28 @@ def server_info(client: redis.Redis) -> ServerInfo:
         save_config=str(save),
         connected_replicas=int(info.get("connected_slaves", 0)),
     )
+
+
+def _cluster_info(nodes: dict[str, dict]) -> dict:
+    """One INFO for a whole cluster: memory summed, persistence as weak as its weakest
+    master (the oldest save, every unsaved change, AOF only if on everywhere)."""
+    infos = list(nodes.values())
+    policies = {str(i.get("maxmemory_policy", "?")) for i in infos}
+    limits = [int(i.get("maxmemory", 0)) for i in infos]
+    return {
+        "redis_version": infos[0].get("redis_version", "?"),
+        "role": f"cluster of {len(infos)} masters ({', '.join(sorted(nodes))})",
+        "used_memory": sum(int(i.get("used_memory", 0)) for i in infos),
+        "maxmemory": sum(limits) if all(limits) else 0,
+        "maxmemory_policy": ", ".join(sorted(policies)),
+        "rdb_last_save_time": min(int(i.get("rdb_last_save_time", 0)) for i in infos),
+        "rdb_changes_since_last_save": sum(int(i.get("rdb_changes_since_last_save", 0))
+                                           for i in infos),
+        "rdb_last_bgsave_status": "ok" if all(i.get("rdb_last_bgsave_status", "ok") == "ok"
+                                              for i in infos) else "err",
+        "aof_enabled": int(all(int(i.get("aof_enabled", 0)) for i in infos)),
+        "connected_slaves": sum(int(i.get("connected_slaves", 0)) for i in infos),
+    }
 
 
 class MountRegistration:

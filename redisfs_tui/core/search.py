@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .attrs import ROOT_INO
+from .cluster import scan_pages
 from .errors import FsError, translated
 from .fs import FileSystem
 from .keys import DIRENTS
@@ -102,12 +103,14 @@ def find_names(fs: FileSystem, needle: str, cancelled: Callable[[], bool] = lamb
     stem = fs.keys.pattern(DIRENTS)
     prefix_len = len(stem) - 1
     paths = _Paths(fs)
-    cursor = 0
+    pages = scan_pages(fs.client, stem, page_size)  # every master of a cluster
     while True:
         if cancelled():
             return
         with translated():
-            cursor, keys = fs.client.scan(cursor, match=stem, count=page_size)
+            keys = next(pages, None)
+        if keys is None:
+            return
         page: list[Found] = []
         for key in keys:
             rest = key[prefix_len:]
@@ -131,5 +134,3 @@ def find_names(fs: FileSystem, needle: str, cancelled: Callable[[], bool] = lamb
                     break
         if page:
             yield sorted(page, key=lambda f: f.path)
-        if cursor == 0:
-            return

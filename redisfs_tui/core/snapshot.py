@@ -20,6 +20,7 @@ import redis
 
 from . import codec
 from .attrs import ROOT_INO, Attr
+from .cluster import refuse_cross_slot
 from .errors import NoSuchFilesystem, translated
 from .fs import FileSystem
 from .keys import Keys
@@ -36,6 +37,7 @@ class SnapshotResult:
 
 def _copy(client: redis.Redis, source: str, target: str, mode: str) -> SnapshotResult:
     src, dst = Keys(source), Keys(target)
+    refuse_cross_slot(client, f"{mode} {source} -> {target}", src.superblock, dst.superblock)
     started = time.monotonic()
     with translated():
         if not client.exists(src.superblock):

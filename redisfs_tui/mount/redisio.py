@@ -20,6 +20,8 @@ import redis
 from redis._parsers import Encoder
 from redis.connection import HiredisRespSerializer, PythonRespSerializer
 
+from ..core.cluster import is_cluster
+
 LARGE_ARGUMENT = 64 * 1024
 
 
@@ -46,10 +48,16 @@ class HybridPacker:
 
 def tune(client: redis.Redis) -> None:
     """Make the client's future connections use the hybrid packer."""
-    pool = client.connection_pool
-    pool.connection_kwargs["command_packer"] = HybridPacker()
-    pool.disconnect()
-    pool.reset()  # connections made so far (the connect check) use the default packer
+    if is_cluster(client):  # one pool per node, and nodes found later get the option too
+        client.nodes_manager.connection_kwargs["command_packer"] = HybridPacker()
+        pools = [node.redis_connection.connection_pool for node in client.get_nodes()
+                 if node.redis_connection is not None]
+    else:
+        pools = [client.connection_pool]
+    for pool in pools:
+        pool.connection_kwargs["command_packer"] = HybridPacker()
+        pool.disconnect()
+        pool.reset()  # connections made so far (the connect check) use the default packer
 
 
 M_TRIM_THRESHOLD = -1

@@ -21,6 +21,7 @@ import redis
 
 from ..core import FileSystem, FsError, Keys, NoSuchFilesystem, connect, redacted
 from ..core.access import AccessDenied, check_access
+from ..core.cluster import is_cluster
 from ..core.guards import EvictingServer, check_eviction, read_policy
 from ..core.registry import list_mounts, reap_dead_mounts, register_mount
 from .config import MountConfig
@@ -63,6 +64,8 @@ def check_mountpoint(path: str, allow_nonempty: bool = True) -> str:
 
 def is_replica(client: redis.Redis) -> bool:
     """True when INFO says role:slave; unknown (ACL forbids INFO) counts as not a replica."""
+    if is_cluster(client):
+        return False  # the cluster client talks to masters only
     try:
         return client.info("replication").get("role") in ("slave", "replica")
     except redis.RedisError:
