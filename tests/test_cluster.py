@@ -1,0 +1,117 @@
+"""Redis Cluster: a 3-master loopback cluster, reached through a node that does NOT own
+the filesystem's slot (before the cluster client this failed with "Redis error: MOVED")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cluster_fixtures import Cluster, redis_cluster  # noqa: F401
+from mount_fixtures import Mounter
+
+from redisfs_tui.core import ROOT_INO, FileSystem, FsError, ServerSpec, connect, registry
+from redisfs_tui.core import snapshot as snap
+from redisfs_tui.core.cluster import is_cluster
+from redisfs_tui.core.guards import read_eviction_policy
+from redisfs_tui.core.keys import Keys
+from redisfs_tui.core.search import find_names
+
+
+def _far_url(cluster: Cluster, prefix: str) -> str:
+    """A plain redis:// URL of a node that does not own ``prefix``'s slot."""
+    return cluster.url(cluster.not_owner(Keys(prefix).superblock))
+
+
+def _snapshot_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "redisfs_tui.cli.snapshot", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_core_operations_through_a_node_that_does_not_own_the_slot(
+        redis_cluster: Cluster) -> None:  # noqa: F811
+    client = connect(ServerSpec.from_parts(url=_far_url(redis_cluster, "c1")))
+    assert is_cluster(client)
+    fs = FileSystem.mkfs(client, "c1", uid=0, gid=0)
+    docs = fs.mkdir(ROOT_INO, "docs", 0o755)
+    f = fs.create(docs.ino, "hello.txt", 0o644)
+    payload = bytes(range(256)) * 2000  # several blocks
+    fs.write(f.ino, 0, payload)
+    fs.write(f.ino, 10, b"patched")  # a partial-block compare-and-set write
+    fs.release(f.ino)
+    expected = payload[:10] + b"patched" + payload[17:]
+    assert bytes(fs.read(f.ino, 0, len(payload))) == expected
+    fs.rename(docs.ino, "hello.txt", ROOT_INO, "moved.txt")
+    assert fs.resolve("/moved.txt").size == len(payload)
+    with pytest.raises(FsError):
+        fs.resolve("/docs/hello.txt")
+    assert fs.statfs()["used_memory"] > 0  # INFO of the node owning the filesystem
+    assert [found.name for page in find_names(fs, "moved") for found in page] == [b"moved.txt"]
+    assert read_eviction_policy(client) == "noeviction"
+    info = registry.server_info(client)
+    assert "cluster of 3 masters" in info.role and info.used_memory > 0
+
+
+def test_snapshot_is_refused_with_a_clear_message(redis_cluster: Cluster) -> None:  # noqa: F811
+    url = _far_url(redis_cluster, "c2")
+    FileSystem.mkfs(connect(ServerSpec.from_parts(url=url)), "c2", uid=0, gid=0)
+    client = connect(ServerSpec.from_parts(url=url))
+    # a target in another slot: one script cannot touch both
+    target = next(f"c2.snap{i}" for i in range(100)
+                  if client.keyslot(Keys(f"c2.snap{i}").superblock)
+                  != client.keyslot(Keys("c2").superblock))
+    with pytest.raises(FsError, match="not possible on Redis Cluster"):
+        snap.snapshot(client, "c2", target)
+    result = _snapshot_cli("--url", url, "--from", "c2", "--to", target)
+    assert result.returncode == 1, result
+    assert "not possible on Redis Cluster" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not client.exists(Keys(target).superblock)
+
+
+def test_list_shows_filesystems_of_every_master(redis_cluster: Cluster) -> None:  # noqa: F811
+    client = connect(ServerSpec.from_parts(url=redis_cluster.url(0)))
+    names = [f"spread{i}" for i in range(12)]
+    for name in names:
+        FileSystem.mkfs(client, name, uid=0, gid=0)
+    owners = {redis_cluster.owner(Keys(name).superblock) for name in names}
+    assert owners == {0, 1, 2}  # the test means something only if they are spread
+    for node in range(3):  # whichever node the URL names, --list sees them all
+        result = _snapshot_cli("--url", redis_cluster.url(node), "--list")
+        assert result.returncode == 0, result.stderr
+        listed = {line.split("\t")[0] for line in result.stdout.splitlines()}
+        assert set(names) <= listed
+    # the explicit scheme with several seed nodes, one of them dead, works as well
+    seeds = f"redis+cluster://127.0.0.1:1,127.0.0.1:{redis_cluster.nodes[2].port}"
+    result = _snapshot_cli("--url", seeds, "--list")
+    assert result.returncode == 0, result.stderr
+    assert set(names) <= {line.split("\t")[0] for line in result.stdout.splitlines()}
+
+
+def test_fuse_mount_on_the_cluster(redis_cluster: Cluster, tmp_path: Path) -> None:  # noqa: F811
+    url = _far_url(redis_cluster, "cmount")
+    FileSystem.mkfs(connect(ServerSpec.from_parts(url=url)), "cmount",
+                    uid=0, gid=0).chmod(ROOT_INO, 0o777)
+    mounter = Mounter(url, tmp_path)
+    try:
+        mount = mounter.mount("cmount")
+        root = mount.path
+        (root / "dir").mkdir()
+        data = bytes(range(256)) * 4096  # 1 MiB: eight blocks
+        (root / "dir" / "big").write_bytes(data)
+        for i in range(20):
+            (root / "dir" / f"small{i}").write_text(f"file {i}\n")
+        (root / "dir" / "small0").rename(root / "renamed")
+        (root / "dir" / "small1").unlink()
+        assert (root / "dir" / "big").read_bytes() == data
+        assert sorted(p.name for p in (root / "dir").iterdir()) == \
+            sorted(["big"] + [f"small{i}" for i in range(2, 20)])
+        assert (root / "renamed").read_text() == "file 0\n"
+        subprocess.run(["df", str(root)], check=True, capture_output=True, timeout=30)
+        # what the mount wrote is in Redis, read through another cluster client
+        fs = FileSystem(connect(ServerSpec.from_parts(url=redis_cluster.url(0))), "cmount")
+        assert fs.resolve("/dir/big").size == len(data)
+        assert mount.stop() == 0
+    finally:
+        mounter.cleanup()
