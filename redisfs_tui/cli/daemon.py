@@ -36,6 +36,7 @@ VALUE_OPTIONS = {
     "timeout": "timeout", "cache_ttl": "cache_ttl", "entry_timeout": "entry_timeout",
     "attr_timeout": "attr_timeout", "negative_timeout": "negative_timeout",
     "write_buffer": "write_buffer", "readahead": "readahead",
+    "sync_replicas": "sync_replicas",
 }
 FLAG_OPTIONS = {"ro": "read_only", "read_only": "read_only", "debug": "debug",
                 "foreground": "foreground", "mkfs": "mkfs", "allow_eviction": "allow_eviction"}
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-buffer", type=int, help="bytes buffered per file before sending")
     p.add_argument("--readahead", type=int,
                    help="kernel readahead of the mount in KiB (1024; root only; 0: kernel's)")
+    p.add_argument("--sync-replicas", type=int, metavar="N",
+                   help="fsync returns only once N replicas have the data (Redis WAIT)")
     p.add_argument("-s", "--single-threaded", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount options: redisfs keys (host=, port=, url=, prefix=, username=, "
@@ -256,6 +259,7 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
     if seconds["timeout"] is not None and seconds["timeout"] <= 0:
         raise UsageError("timeout must be positive")
     buffer, readahead = pick("write_buffer", int), pick("readahead", int)
+    sync_replicas = pick("sync_replicas", int)
     password_file = pick("password_file", str)
     try:
         if url is not None:
@@ -286,6 +290,8 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
         config.write_buffer = max(buffer, 4096)
     if readahead is not None:
         config.readahead_kib = readahead
+    if sync_replicas is not None:
+        config.sync_replicas = sync_replicas
     return config
 
 

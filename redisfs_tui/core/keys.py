@@ -22,6 +22,7 @@ BLOCK = "b"
 ORPHANS = "orphans"
 SESSION = "s"
 MOUNT = "m"
+SYNC_CHANNEL = "sync"
 
 SUPERBLOCK_SCAN_PATTERN = "{*}:" + SUPERBLOCK
 MOUNT_SCAN_PATTERN = "{*}:" + MOUNT + ":*"
@@ -62,6 +63,8 @@ class Keys:
         self.base = "{" + prefix + "}:"
         self.superblock = self.base + SUPERBLOCK
         self.orphans = self.base + ORPHANS
+        # a pub/sub channel, not a key: fsync with --sync-replicas PUBLISHes on it
+        self.sync_channel = self.base + SYNC_CHANNEL
 
     def inode(self, ino: int) -> str:
         return f"{self.base}{INODE}:{ino}"

@@ -55,3 +55,4 @@ class MountConfig:
     timeout: float = DEFAULT_TIMEOUT
     single_threaded: bool = False
     allow_eviction: bool = False  # mount even if Redis may evict keys (maxmemory-policy)
+    sync_replicas: int = 0  # fsync returns once this many replicas have the data (WAIT)

@@ -14,6 +14,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from ..core import FsError
+from ..core.replicas import wait_for_replicas
 from .parts import OperationParts
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class FileIo(OperationParts):
 
     handles: HandleTable
     writeback: Writeback
+    sync_replicas: int = 0  # fsync waits until this many replicas have the data
+    sync_timeout_ms: int = 0
 
     def _state(self, fh: int) -> InodeState:
         handle = self.handles.get(fh)
@@ -155,6 +158,8 @@ class FileIo(OperationParts):
 
     def fsync(self, ino: int, fh: int) -> None:
         self.flush(ino, fh)
+        if self.sync_replicas and not self.read_only:
+            wait_for_replicas(self.fs, self.sync_replicas, self.sync_timeout_ms)
 
     def release(self, ino: int, fh: int) -> None:
         handle = self.handles.get(fh)

@@ -74,6 +74,9 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
             self.writeback.start_timer(self.handles.all_states)
         self.block_size = fs.block_size
         self.readahead = config.readahead_kib * 1024
+        self.sync_replicas = config.sync_replicas
+        # WAIT must answer before the socket timeout turns it into a dropped connection
+        self.sync_timeout_ms = int(config.timeout * 500)
         self.pages = PageCache(self.cache, self._busy, lambda: self.kernel)
         self.on_ready: Any = None  # set by the runner: called once the mount is live
         self.on_shutdown: Any = None  # set by the runner: called after the last request

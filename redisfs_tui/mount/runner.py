@@ -22,6 +22,7 @@ import redis
 from ..core import FileSystem, FsError, Keys, NoSuchFilesystem, connect, redacted
 from ..core.access import AccessDenied, check_access
 from ..core.cluster import is_cluster
+from ..core.connection import multi_host
 from ..core.guards import EvictingServer, check_eviction, read_policy
 from ..core.registry import list_mounts, reap_dead_mounts, register_mount
 from .config import MountConfig
@@ -42,6 +43,9 @@ class MountError(Exception):
 
 def server_label(url: str) -> str:
     """host:port (or the socket path) for messages and the mount's source name."""
+    if multi_host(url):  # cluster/sentinel: the host list, commas cut (-o splits at them)
+        rest = url.partition("://")[2].rpartition("@")[2]
+        return rest.replace(",", "+")
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return parts.path
@@ -78,9 +82,11 @@ def open_filesystem(config: MountConfig) -> FileSystem:
                    connect_timeout=min(config.timeout, 2.0))
     where = redacted(spec.url)
     try:
-        client = connect(spec)
+        client = connect(spec, replica=config.read_only)  # Sentinel: a replica if one is up
     except FsError as exc:
         raise MountError(f"cannot connect to Redis at {where}: {exc.strerror}") from exc
+    if config.sync_replicas and is_cluster(client):
+        raise MountError(f"{where}: --sync-replicas is not supported on Redis Cluster")
     tune(client)
     read_only = config.read_only
     if not read_only and is_replica(client):
