@@ -99,6 +99,9 @@ class ThreadConnections:
 
     @staticmethod
     def _once(conn: AbstractConnection, command: tuple[Any, ...]) -> Any:
+        # connect() first: a Sentinel-managed connection asks the sentinels where the
+        # master is there (send_command alone reconnects to the old address)
+        conn.connect()
         conn.send_command(*command)
         return conn.read_response()
 
