@@ -9,14 +9,24 @@ from pathlib import Path
 
 import pytest
 from cluster_fixtures import Cluster, redis_cluster  # noqa: F401
+from helpers_ui import make_app, run, text_of, wait_for
 from mount_fixtures import Mounter
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
 
 from redisfs_tui.core import ROOT_INO, FileSystem, FsError, ServerSpec, connect, registry
 from redisfs_tui.core import snapshot as snap
 from redisfs_tui.core.cluster import is_cluster
+from redisfs_tui.core.fsck import check
 from redisfs_tui.core.guards import read_eviction_policy
 from redisfs_tui.core.keys import Keys
+from redisfs_tui.core.rdb_io import export_filesystem
 from redisfs_tui.core.search import find_names
+
+
+def table_column(app, selector: str) -> list[str]:
+    table = app.query_one(selector, DataTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
 def _far_url(cluster: Cluster, prefix: str) -> str:
@@ -115,3 +125,32 @@ def test_fuse_mount_on_the_cluster(redis_cluster: Cluster, tmp_path: Path) -> No
         assert mount.stop() == 0
     finally:
         mounter.cleanup()
+
+
+def test_fsck_and_export_on_the_cluster(redis_cluster: Cluster, tmp_path: Path) -> None:  # noqa: F811
+    client = connect(ServerSpec.from_parts(url=_far_url(redis_cluster, "cfsck")))
+    fs = FileSystem.mkfs(client, "cfsck", uid=0, gid=0)
+    f = fs.create(ROOT_INO, "a", 0o644)
+    fs.write(f.ino, 0, b"x" * 300_000)
+    fs.release(f.ino)
+    assert check(fs) == []
+    client.hset(fs.keys.inode(f.ino), "nlink", 5)  # damage fsck must find on its master
+    assert any("nlink" in str(p) for p in check(fs))
+    assert export_filesystem(client, "cfsck", tmp_path / "c.rdb") > 0
+
+
+def test_ui_server_and_filesystems_views_on_the_cluster(redis_cluster: Cluster) -> None:  # noqa: F811
+    url = redis_cluster.url(0)
+    client = connect(ServerSpec.from_parts(url=url))
+    names = [f"ui{i}" for i in range(6)]
+    for name in names:
+        FileSystem.mkfs(client, name, uid=0, gid=0)
+    app = make_app(url, client, tab="server")
+
+    async def scenario(pilot: Pilot) -> None:
+        await wait_for(pilot, lambda: "cluster of 3 masters"
+                       in text_of(app.query_one("#server-info", Static)))
+        await pilot.press("2")
+        await wait_for(pilot, lambda: set(names) <= set(table_column(app, "#fs-table")))
+
+    run(app, scenario)
