@@ -20,7 +20,7 @@ from redisfs_tui.core.cluster import is_cluster
 from redisfs_tui.core.fsck import check
 from redisfs_tui.core.guards import read_eviction_policy
 from redisfs_tui.core.keys import Keys
-from redisfs_tui.core.rdb_io import export_filesystem
+from redisfs_tui.core.rdb_io import export_filesystem, import_filesystem
 from redisfs_tui.core.search import find_names
 
 
@@ -137,6 +137,12 @@ def test_fsck_and_export_on_the_cluster(redis_cluster: Cluster, tmp_path: Path) 
     client.hset(fs.keys.inode(f.ino), "nlink", 5)  # damage fsck must find on its master
     assert any("nlink" in str(p) for p in check(fs))
     assert export_filesystem(client, "cfsck", tmp_path / "c.rdb") > 0
+    # --import checks for stray keys on every master, then writes in one MULTI/EXEC
+    import_filesystem(client, tmp_path / "c.rdb", "cfsck", target="cfsck.copy")
+    copy = FileSystem(client, "cfsck.copy")
+    assert bytes(copy.read(copy.resolve("/a").ino, 0, 10)) == b"x" * 10
+    with pytest.raises(FsError, match="already exists"):
+        import_filesystem(client, tmp_path / "c.rdb", "cfsck", target="cfsck.copy")
 
 
 def test_ui_server_and_filesystems_views_on_the_cluster(redis_cluster: Cluster) -> None:  # noqa: F811

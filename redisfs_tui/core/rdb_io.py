@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from ..rdb import RdbEntry, RdbError, read_rdb, write_rdb
+from .cluster import is_cluster
 from .errors import FsError, translated
 from .keys import Keys, prefix_of_superblock
 
@@ -128,7 +129,10 @@ def import_filesystem(client: redis.Redis, path: str | os.PathLike[str], prefix:
             if pipe.exists(dest.superblock):
                 raise FsError(17, f"filesystem {dest.prefix!r} already exists on the "
                                   "server")
-            stray = next(pipe.scan_iter(match=dest.all_keys_pattern(), count=1000), None)
+            # a cluster pipeline cannot SCAN (and one SCAN sees one master): there the
+            # client scans every master; the WATCH above still guards the names written
+            scanner = client if is_cluster(client) else pipe
+            stray = next(scanner.scan_iter(match=dest.all_keys_pattern(), count=1000), None)
             if stray is not None:
                 raise FsError(17, f"keys of prefix {dest.prefix!r} exist without a "
                                   f"filesystem (first: {stray[:80]!r}); delete them first")
