@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -140,3 +142,27 @@ def test_fsync_with_sync_replicas(sentinel_setup: SentinelSetup,  # noqa: F811
         mounter.cleanup()
     finally:
         mounter.cleanup()
+
+
+def test_read_only_client_uses_the_replica_and_cli_lists(sentinel_setup: SentinelSetup,  # noqa: F811
+                                                         ) -> None:
+    setup = sentinel_setup
+    master = connect(ServerSpec.from_parts(url=setup.url))
+    assert master.info("replication")["role"] == "master"
+    fs = FileSystem.mkfs(master, "sro", uid=0, gid=0)
+    f = fs.create(ROOT_INO, "a", 0o644)
+    fs.write(f.ino, 0, b"replicated")
+    fs.release(f.ino)
+    master.wait(1, 2000)
+    replica = connect(ServerSpec.from_parts(url=setup.url), replica=True)
+    assert replica.info("replication")["role"] == "slave"
+    ro = FileSystem(replica, "sro", read_only=True)
+    assert bytes(ro.read(ro.resolve("/a").ino, 0, 100)) == b"replicated"
+    result = subprocess.run([sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url",
+                             setup.url.replace("://", "://:wrongpw@"), "--list"],
+                            capture_output=True, text=True, timeout=60)
+    # the test master has no password: redis-py reports it; the password is never shown
+    assert "wrongpw" not in result.stdout + result.stderr
+    result = subprocess.run([sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url",
+                             setup.url, "--list"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "sro\t" in result.stdout, result.stderr
