@@ -59,6 +59,12 @@ def test_core_operations_through_a_node_that_does_not_own_the_slot(
     assert fs.statfs()["used_memory"] > 0  # INFO of the node owning the filesystem
     assert [found.name for page in find_names(fs, "moved") for found in page] == [b"moved.txt"]
     assert read_eviction_policy(client) == "noeviction"
+    far = redis_cluster.client(2)
+    far.config_set("maxmemory-policy", "allkeys-lru")  # one master of three may evict
+    try:
+        assert read_eviction_policy(client) == "allkeys-lru"
+    finally:
+        far.config_set("maxmemory-policy", "noeviction")
     info = registry.server_info(client)
     assert "cluster of 3 masters" in info.role and info.used_memory > 0
 

@@ -16,6 +16,7 @@ import pytest
 from mount_fixtures import Mounter
 from sentinel_fixtures import SentinelSetup, sentinel_setup  # noqa: F401
 
+from redisfs_tui.cli.daemon import UsageError, build_parser, config_from_args, scrub_argv
 from redisfs_tui.core import ROOT_INO, FileSystem, ServerSpec, connect
 from redisfs_tui.core.connection import BadServerSpec, check_url, parse_multi_url, redacted
 
@@ -166,3 +167,18 @@ def test_read_only_client_uses_the_replica_and_cli_lists(sentinel_setup: Sentine
     result = subprocess.run([sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url",
                              setup.url, "--list"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "sro\t" in result.stdout, result.stderr
+
+
+def test_daemon_arguments_for_sentinel_and_sync_replicas() -> None:
+    """A comma in a --url password (legal in multi-host URLs) is cut from argv too."""
+    clean = scrub_argv(["--url=redis+sentinel://al:p,w@s1,s2:26380/mymaster", "--url",
+                        "redis+cluster://:x,y@h:1,h:2", "-o", "url=redis://:pw@h,ro"])
+    assert clean == ["--url=redis+sentinel://al@s1,s2:26380/mymaster", "--url",
+                     "redis+cluster://h:1,h:2", "-o", "url=redis://h,ro"]
+    config = config_from_args(build_parser().parse_args(
+        ["--url=redis+sentinel://s1,s2/mymaster", "--sync-replicas=2", "/m"]))
+    assert config.sync_replicas == 2
+    assert config_from_args(build_parser().parse_args(
+        ["--url=redis://h", "-o", "sync_replicas=1", "/m"])).sync_replicas == 1
+    with pytest.raises(UsageError):
+        config_from_args(build_parser().parse_args(["--sync-replicas=-1", "/m"]))

@@ -124,6 +124,8 @@ def _without_password(text: str) -> str:
 
 # the userinfo of a URL, up to the last "@" before the path (or the next -o item)
 _URL_USERINFO = re.compile(r"://([^/?#,]*)@")
+# in a --url argument commas belong to the URL (cluster/sentinel host lists, passwords)
+_URL_ARG_USERINFO = re.compile(r"://([^/?#]*)@")
 
 
 def _url_without_password(match: re.Match[str]) -> str:
@@ -153,7 +155,12 @@ def scrub_argv(argv: list[str]) -> list[str]:
                 clean.append("-o" + text)
         else:
             clean.append(arg)
-    return [_URL_USERINFO.sub(_url_without_password, arg) for arg in clean]
+    out = []
+    for before, arg in zip(["", *clean], clean, strict=False):
+        whole = before == "--url" or arg.startswith("--url=")
+        out.append((_URL_ARG_USERINFO if whole else _URL_USERINFO)
+                   .sub(_url_without_password, arg))
+    return out
 
 
 def hide_password(argv: list[str]) -> list[str]:
