@@ -28,6 +28,7 @@ class Cluster:
     """Three masters; ``nodes[i]`` owns the i-th third of the slots."""
 
     nodes: list[LocalRedis]
+    password: str | None = None
 
     def url(self, index: int = 0) -> str:
         """A plain redis:// URL naming one node (what a user would paste)."""
@@ -41,7 +42,7 @@ class Cluster:
         return (self.owner(key) + 1) % len(self.nodes)
 
     def client(self, index: int) -> redis.Redis:
-        return redis.Redis(port=self.nodes[index].port)
+        return redis.Redis(port=self.nodes[index].port, password=self.password)
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -67,15 +68,17 @@ def _ranges(count: int) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(count)]
 
 
-def start_cluster(base: Path, masters: int = 3, timeout: float = 20.0) -> Cluster:
+def start_cluster(base: Path, masters: int = 3, timeout: float = 20.0,
+                  password: str | None = None) -> Cluster:
     """Start and join ``masters`` nodes; stopped again if the cluster never forms."""
     nodes = []
-    cluster = Cluster(nodes)
+    cluster = Cluster(nodes, password)
+    login = ["--requirepass", password, "--masterauth", password] if password else []
     try:
         for i in range(masters):
             node = LocalRedis(base / f"node{i}", port=bus_safe_port(), extra_args=[
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "2000"])
+                "--cluster-node-timeout", "2000", *login])
             nodes.append(node.start())
         clients = [cluster.client(i) for i in range(masters)]
         for client, (low, high) in zip(clients, _ranges(masters), strict=True):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cluster_fixtures import Cluster, redis_cluster  # noqa: F401
+from cluster_fixtures import Cluster, redis_cluster, start_cluster  # noqa: F401
 from helpers_ui import make_app, run, text_of, wait_for
 from mount_fixtures import Mounter
 from textual.pilot import Pilot
@@ -166,3 +166,21 @@ def test_ui_server_and_filesystems_views_on_the_cluster(redis_cluster: Cluster) 
         await wait_for(pilot, lambda: set(names) <= set(table_column(app, "#fs-table")))
 
     run(app, scenario)
+
+
+def test_cluster_with_a_password_in_the_url(tmp_path: Path) -> None:
+    """A password given in a redis:// URL goes on to every node the cluster client finds
+    (it used to reach only the first node); a wrong one is refused without showing it."""
+    cluster = start_cluster(tmp_path / "pw", password="s3cret")
+    try:
+        node = cluster.nodes[cluster.not_owner(Keys("cpw").superblock)]
+        client = connect(ServerSpec.from_parts(url=f"redis://:s3cret@127.0.0.1:{node.port}/0"))
+        assert is_cluster(client)
+        fs = FileSystem.mkfs(client, "cpw", uid=0, gid=0)
+        assert fs.mkdir(ROOT_INO, "d", 0o755).ino > 1
+        assert [s.prefix for s in registry.list_filesystems(client)] == ["cpw"]
+        result = _snapshot_cli("--url", f"redis://:wrong@127.0.0.1:{node.port}/0", "--list")
+        assert result.returncode != 0 and "wrong" not in result.stderr + result.stdout
+        assert "Traceback" not in result.stderr
+    finally:
+        cluster.stop()

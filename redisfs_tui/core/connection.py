@@ -241,6 +241,9 @@ def connect(spec: ServerSpec, check: bool = True, replica: bool = False) -> Any:
                     and cluster_enabled(client):
                 node = client.get_connection_kwargs()
                 client.close()
+                for name in ("username", "password"):  # also those given in the URL
+                    if node.get(name) and name not in kwargs:
+                        kwargs[name] = node[name]
                 client = _cluster(spec, [(node["host"], node["port"])], kwargs,
                                   spec.url.startswith("rediss:"))
                 client.ping()
