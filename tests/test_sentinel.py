@@ -182,3 +182,15 @@ def test_daemon_arguments_for_sentinel_and_sync_replicas() -> None:
         ["--url=redis://h", "-o", "sync_replicas=1", "/m"])).sync_replicas == 1
     with pytest.raises(UsageError):
         config_from_args(build_parser().parse_args(["--sync-replicas=-1", "/m"]))
+
+
+def test_unreachable_sentinels_and_cluster_seeds_are_one_line() -> None:
+    for url, said in (("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster",
+                       "No master found for 'mymaster'"),
+                      ("redis+cluster://127.0.0.1:1,127.0.0.1:2",
+                       "Redis Cluster cannot be connected")):
+        result = subprocess.run([sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url",
+                                 url, "--list"], capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr and said in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -231,7 +231,8 @@ def connect(spec: ServerSpec, check: bool = True, replica: bool = False) -> Any:
     if spec.password:
         kwargs["password"] = spec.password
     if multi_host(spec.url):
-        client = _connect_multi(spec, parse_multi_url(spec.url), kwargs, replica)
+        with translated():  # the cluster client asks its seed nodes at once
+            client = _connect_multi(spec, parse_multi_url(spec.url), kwargs, replica)
     else:
         client = redis.Redis.from_url(spec.url, **kwargs)
     if check:

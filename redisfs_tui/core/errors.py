@@ -94,8 +94,10 @@ def translated() -> Iterator[None]:
         # replica (a demoted master) looked like any other error, EIO
         raise FsError(errno.EROFS, "the server is a read-only replica") from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        # redis-py says which address and why ("Connection refused"), never the password
-        raise RedisUnavailable(str(exc)[:200] or type(exc).__name__) from exc
+        # redis-py says which address and why ("Connection refused"), never the password;
+        # Sentinel's "No master found for 'svc' : <repr of the sentinels>" loses the repr
+        said = str(exc).split(" : <", 1)[0]
+        raise RedisUnavailable(said[:200] or type(exc).__name__) from exc
     except redis.ResponseError as exc:
         raise errno_from_reply(str(exc)) from exc
     except redis.RedisError as exc:
@@ -103,4 +105,7 @@ def translated() -> Iterator[None]:
     except redis.exceptions.RedisClusterException as exc:
         # redis-py's cluster client raises these outside RedisError (cross-slot
         # commands, no node for a slot); the message names no password
-        raise FsError(errno.EIO, f"Redis Cluster: {str(exc)[:200]}") from exc
+        said = str(exc).replace(" Please provide at least one reachable node:", "")
+        if not said.startswith("Redis Cluster"):
+            said = f"Redis Cluster: {said}"
+        raise FsError(errno.EIO, said[:200]) from exc
