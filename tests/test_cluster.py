@@ -11,6 +11,7 @@ import pytest
 from cluster_fixtures import Cluster, redis_cluster, start_cluster  # noqa: F401
 from helpers_ui import make_app, run, text_of, wait_for
 from mount_fixtures import Mounter
+from redis.cluster import key_slot
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -184,3 +185,41 @@ def test_cluster_with_a_password_in_the_url(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
     finally:
         cluster.stop()
+
+
+def _move_slot(cluster: Cluster, key: str, to: int) -> None:
+    """Migrate ``key``'s slot with all its keys to node ``to`` (what redis-cli --cluster
+    reshard does), so clients that cached the old owner get MOVED."""
+    slot = key_slot(key.encode())
+    src, dst = cluster.client(cluster.owner(key)), cluster.client(to)
+    src_id, dst_id = src.cluster("myid"), dst.cluster("myid")
+    src_id = src_id.decode() if isinstance(src_id, bytes) else src_id
+    dst_id = dst_id.decode() if isinstance(dst_id, bytes) else dst_id
+    dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+    src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+    while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+        src.execute_command("MIGRATE", "127.0.0.1", cluster.nodes[to].port, "", 0, 5000,
+                            "KEYS", *keys)
+    for index in range(len(cluster.nodes)):
+        cluster.client(index).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
+
+def test_calls_follow_a_slot_moved_under_a_live_filesystem(
+        redis_cluster: Cluster) -> None:  # noqa: F811
+    """Scripts run on connections each thread keeps per node; when the slot moves, the
+    MOVED reply hands the call to the cluster client, and later calls go to the new
+    owner."""
+    sb = Keys("cmoved").superblock
+    client = connect(ServerSpec.from_parts(url=redis_cluster.url(0)))
+    fs = FileSystem.mkfs(client, "cmoved", uid=0, gid=0)
+    before = fs.create(ROOT_INO, "before", 0o644)
+    fs.write(before.ino, 0, b"old owner")
+    fs.release(before.ino)
+    new_owner = redis_cluster.not_owner(sb)
+    _move_slot(redis_cluster, sb, new_owner)
+    after = fs.create(ROOT_INO, "after", 0o644)  # MOVED, then the new owner
+    fs.write(after.ino, 0, b"new owner")
+    fs.release(after.ino)
+    assert fs.lookup(ROOT_INO, "after").size == 9
+    assert bytes(fs.read(before.ino, 0, 9)) == b"old owner"
+    assert redis_cluster.client(new_owner).exists(sb, fs.keys.inode(after.ino)) == 2

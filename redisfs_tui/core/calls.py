@@ -21,8 +21,9 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import AskError, ClusterDownError, TryAgainError
 
-from .cluster import ClusterCalls, is_cluster
+from .cluster import is_cluster
 
 
 class _Held:
@@ -104,6 +105,68 @@ class ThreadConnections:
         conn.connect()
         conn.send_command(*command)
         return conn.read_response()
+
+
+class ClusterCalls:
+    """Script calls on a Redis Cluster: EVALSHA sent to the master owning KEYS[1] (the
+    superblock) over a connection each thread keeps per node, as ThreadConnections
+    does on one server (the cluster client's own path costs ~30% in create/lookup).
+
+    A redirect (MOVED/ASK), TRYAGAIN, CLUSTERDOWN or a failed connection hands the call
+    to the cluster client, which follows redirects, refreshes its slot map and retries
+    by the same rule as on one server (never after a timeout)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._pools: dict[str, ConnectionPool] = {}
+        self._pool_mutex = threading.Lock()
+        self._local = threading.local()
+
+    def script(self, script: Script, keys: list[Any], args: list[Any], read_only: bool = False
+               ) -> Any:
+        """EVALSHA, then EVAL when the node lacks the script; never EVALSHA_RO, which
+        redis-py could route only with an extra COMMAND GETKEYS round trip."""
+        try:
+            return self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return self.execute(keys[0], "EVAL", script.script, len(keys), *keys, *args)
+
+    def _pool(self, node: Any) -> ConnectionPool:
+        """A pool of our own per node, like the node's (login, TLS, packer), so kept
+        connections never use up the client's bounded pools."""
+        with self._pool_mutex:
+            pool = self._pools.get(node.name)
+            if pool is None:
+                source = node.redis_connection.connection_pool
+                pool = self._pools[node.name] = ConnectionPool(
+                    connection_class=source.connection_class, **source.connection_kwargs)
+            return pool
+
+    def execute(self, key: Any, *command: Any) -> Any:
+        client = self.client
+        node = client.nodes_manager.get_node_from_slot(client.keyslot(key))
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = {}
+        entry = held.get(node.name)
+        if entry is None:
+            entry = held[node.name] = _Held(self._pool(node))
+        conn = entry.conn
+        try:
+            conn.send_command(*command)
+            return conn.read_response()
+        except (AskError, TryAgainError, ClusterDownError):  # MOVED is an AskError
+            return client.execute_command(*command)
+        except redis.ResponseError:
+            raise  # the reply was read whole; the connection is fine
+        except redis.ConnectionError as error:
+            conn.disconnect()
+            if isinstance(error, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+                raise
+            return client.execute_command(*command)
+        except BaseException:
+            conn.disconnect()  # timeout or interrupt: a reply may still be on its way
+            raise
 
 
 _SHARED: weakref.WeakKeyDictionary[Any, ThreadConnections | ClusterCalls] = \

@@ -14,7 +14,6 @@ from typing import Any
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
-from redis.commands.core import Script
 from redis.exceptions import ClusterDownError, SlotNotCoveredError
 
 from .errors import FsError
@@ -47,24 +46,6 @@ def cluster_client(nodes: list[tuple[str, int]], **kwargs: Any) -> ClusterClient
     """A cluster client that discovers every node from any of ``nodes``."""
     return ClusterClient(startup_nodes=[ClusterNode(host, port) for host, port in nodes],
                          **kwargs)
-
-
-class ClusterCalls:
-    """Script calls on a cluster: EVALSHA routed by KEYS[1] (the superblock).
-
-    redis-py computes the slot of EVALSHA's first key itself and follows MOVED/ASK;
-    EVALSHA_RO it would route with an extra COMMAND GETKEYS round trip, so reads use
-    EVALSHA too (the cluster client talks to masters only)."""
-
-    def __init__(self, client: RedisCluster) -> None:
-        self.client = client
-
-    def script(self, script: Script, keys: list[Any], args: list[Any], read_only: bool = False
-               ) -> Any:
-        try:
-            return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            return self.client.execute_command("EVAL", script.script, len(keys), *keys, *args)
 
 
 def scan_pages(client: Any, match: str, count: int) -> Iterator[list[bytes]]:
