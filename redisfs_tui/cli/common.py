@@ -14,7 +14,8 @@ from ..core.guards import ALLOW_FLAG, EvictingServer, check_eviction
 def add_server_args(parser: argparse.ArgumentParser) -> None:
     """--url/--host/--port/--db/--username/--password-file/--tls (seed-compatible)."""
     group = parser.add_argument_group("server")
-    group.add_argument("--url", help="redis://, rediss:// (TLS) or unix:// URL")
+    group.add_argument("--url", help="redis://, rediss:// (TLS) or unix:// URL; "
+                       "redis+cluster://H:P,H:P or redis+sentinel://H:P,H:P/SERVICE[/DB]")
     group.add_argument("--host", help="Redis host (default localhost)")
     group.add_argument("--port", type=int, help="Redis port (default 6379)")
     group.add_argument("--db", type=int, help="database number (default 0)")

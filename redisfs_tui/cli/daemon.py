@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="filesystem prefix (default skx) and where to mount it")
     p.add_argument("--host", help="Redis host (default localhost)")
     p.add_argument("--port", type=int, help="Redis port (default 6379)")
-    p.add_argument("--url", help="redis://, rediss:// or unix:// URL (flags override parts)")
+    p.add_argument("--url", help="redis://, rediss:// or unix:// URL (flags override parts); "
+                   "redis+cluster://H:P,H:P or redis+sentinel://H:P,H:P/SERVICE[/DB]")
     p.add_argument("--username", help="Redis ACL user")
     p.add_argument("--password", help=f"discouraged: prefer --password-file or ${PASSWORD_ENV}")
     p.add_argument("--password-file", help="file whose first line is the Redis password")
