@@ -182,6 +182,9 @@ def test_daemon_arguments_for_sentinel_and_sync_replicas() -> None:
         ["--url=redis://h", "-o", "sync_replicas=1", "/m"])).sync_replicas == 1
     with pytest.raises(UsageError):
         config_from_args(build_parser().parse_args(["--sync-replicas=-1", "/m"]))
+    with pytest.raises(UsageError, match="cannot be combined"):
+        config_from_args(build_parser().parse_args(
+            ["--url=redis+sentinel://s1/mymaster", "--port=6380", "/m"]))
 
 
 def test_unreachable_sentinels_and_cluster_seeds_are_one_line() -> None:

@@ -280,8 +280,11 @@ def config_from_args(args: argparse.Namespace):  # -> MountConfig (imported lazi
         raise UsageError(f"cannot read the password file: {exc.strerror}") from exc
     if url is None and host is None and port is None:
         url = _default_url()
-    server = ServerSpec.from_parts(url=url, host=host, port=port,
-                                   username=pick("username", str), password=password)
+    try:
+        server = ServerSpec.from_parts(url=url, host=host, port=port,
+                                       username=pick("username", str), password=password)
+    except BadServerSpec as exc:
+        raise UsageError(str(exc)) from None
     config = MountConfig(
         server=server, mountpoint=mountpoint, prefix=prefix,
         read_only=bool(args.read_only or ours.get("read_only")),

@@ -84,7 +84,10 @@ class ServerSpec:
             url = f"{scheme}://{host or 'localhost'}:{port or 6379}/{db or 0}"
         else:
             check_url(url)
-        if (host or port) and not multi_host(url):
+        if (host or port) and multi_host(url):
+            raise BadServerSpec("--host/--port cannot be combined with a "
+                                f"{url.partition('://')[0]}:// URL: put the hosts in the URL")
+        if host or port:
             parts = urlsplit(url)
             netloc = f"{host or parts.hostname or 'localhost'}:{port or parts.port or 6379}"
             url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
