@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from redisfs_tui.core import ROOT_INO, FileSystem, FsError, ServerSpec, connect, registry
 from redisfs_tui.core import snapshot as snap
 from redisfs_tui.core.cluster import is_cluster
-from redisfs_tui.core.fsck import check
+from redisfs_tui.core.fsck import check, repair
 from redisfs_tui.core.guards import read_eviction_policy
 from redisfs_tui.core.keys import Keys
 from redisfs_tui.core.rdb_io import export_filesystem, import_filesystem
@@ -141,8 +141,6 @@ def test_fsck_and_export_on_the_cluster(redis_cluster: Cluster, tmp_path: Path) 
     fs.write(f.ino, 0, b"x" * 300_000)
     fs.release(f.ino)
     assert check(fs) == []
-    client.hset(fs.keys.inode(f.ino), "nlink", 5)  # damage fsck must find on its master
-    assert any("nlink" in str(p) for p in check(fs))
     assert export_filesystem(client, "cfsck", tmp_path / "c.rdb") > 0
     # --import checks for stray keys on every master, then writes in one MULTI/EXEC
     import_filesystem(client, tmp_path / "c.rdb", "cfsck", target="cfsck.copy")
@@ -150,6 +148,15 @@ def test_fsck_and_export_on_the_cluster(redis_cluster: Cluster, tmp_path: Path) 
     assert bytes(copy.read(copy.resolve("/a").ino, 0, 10)) == b"x" * 10
     with pytest.raises(FsError, match="already exists"):
         import_filesystem(client, tmp_path / "c.rdb", "cfsck", target="cfsck.copy")
+    client.hset(fs.keys.inode(f.ino), "nlink", 5)  # damage fsck must find on its master
+    problems = check(fs)
+    assert any("nlink" in str(p) for p in problems)
+    client.delete(fs.keys.inode(f.ino))  # and a dangling entry
+    repair(fs, check(fs))
+    assert check(fs) == []
+    fs.resolve("/")
+    assert registry.delete_filesystem(client, "cfsck.copy") > 0
+    assert not list(client.scan_iter(match=Keys("cfsck.copy").all_keys_pattern()))
 
 
 def test_ui_server_and_filesystems_views_on_the_cluster(redis_cluster: Cluster) -> None:  # noqa: F811
