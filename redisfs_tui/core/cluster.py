@@ -34,8 +34,16 @@ def is_cluster(client: Any) -> bool:
 
 
 def cluster_enabled(client: redis.Redis) -> bool:
-    """True when the server is a cluster node (``INFO cluster``); an ACL that denies
-    INFO counts as not a cluster (the first MOVED reply would say otherwise)."""
+    """True when the server is a cluster node.  ``HELLO 2`` says so (``mode``) and is in
+    ``@connection``, so a minimal read-only ACL user may run it without an ACL log entry;
+    servers before 6.0 lack it and are asked ``INFO cluster``.  A server that answers
+    neither counts as not a cluster."""
+    try:
+        reply = client.execute_command("HELLO", 2)
+        fields = dict(zip(reply[::2], reply[1::2], strict=False))
+        return fields.get(b"mode", fields.get("mode")) in (b"cluster", "cluster")
+    except redis.ResponseError:
+        pass
     try:
         return bool(int(client.info("cluster").get("cluster_enabled", 0)))
     except redis.ResponseError:
