@@ -230,3 +230,13 @@ def test_calls_follow_a_slot_moved_under_a_live_filesystem(
     assert fs.lookup(ROOT_INO, "after").size == 9
     assert bytes(fs.read(before.ino, 0, 9)) == b"old owner"
     assert redis_cluster.client(new_owner).exists(sb, fs.keys.inode(after.ino)) == 2
+
+
+def test_a_single_server_stays_a_plain_client(redis_server, prefix: str) -> None:
+    """Detection must not change the client: HELLO on a pooled connection made redis-py
+    8.1 return HGETALL as a list, and FileSystem() failed on the connected client."""
+    client = connect(ServerSpec.from_parts(url=redis_server.url))
+    assert not is_cluster(client)
+    fs = FileSystem.mkfs(client, prefix, uid=0, gid=0)
+    assert isinstance(client.hgetall(fs.keys.superblock), dict)
+    assert FileSystem(client, prefix).getattr(ROOT_INO).ino == ROOT_INO

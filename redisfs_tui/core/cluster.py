@@ -37,13 +37,21 @@ def cluster_enabled(client: redis.Redis) -> bool:
     """True when the server is a cluster node.  ``HELLO 2`` says so (``mode``) and is in
     ``@connection``, so a minimal read-only ACL user may run it without an ACL log entry;
     servers before 6.0 lack it and are asked ``INFO cluster``.  A server that answers
-    neither counts as not a cluster."""
+    neither counts as not a cluster.
+
+    HELLO goes over a connection of its own, closed after: on a pooled connection it
+    changed how redis-py 8.1 parses later replies (HGETALL came back as a list)."""
+    pool = client.connection_pool  # a connection like the pool's, not counted by it
+    conn = pool.connection_class(**pool.connection_kwargs)
     try:
-        reply = client.execute_command("HELLO", 2)
+        conn.send_command("HELLO", 2)
+        reply = conn.read_response()
         fields = dict(zip(reply[::2], reply[1::2], strict=False))
         return fields.get(b"mode", fields.get("mode")) in (b"cluster", "cluster")
     except redis.ResponseError:
         pass
+    finally:
+        conn.disconnect()
     try:
         return bool(int(client.info("cluster").get("cluster_enabled", 0)))
     except redis.ResponseError:
