@@ -119,6 +119,7 @@ def test_fsync_with_sync_replicas(sentinel_setup: SentinelSetup,  # noqa: F811
         try:
             with open(mount.path / "unsafe", "wb") as handle:
                 handle.write(b"not yet replicated")
+                handle.flush()  # out of Python's buffer, into the mount
                 started = time.monotonic()
                 with pytest.raises(OSError) as caught:
                     os.fsync(handle.fileno())
@@ -131,6 +132,7 @@ def test_fsync_with_sync_replicas(sentinel_setup: SentinelSetup,  # noqa: F811
         data = os.urandom(300_000)
         with open(mount.path / "safe", "wb") as handle:
             handle.write(data)
+            handle.flush()
             os.fsync(handle.fileno())
             setup.master.process.send_signal(signal.SIGKILL)
         deadline = time.monotonic() + FAILOVER_BOUND

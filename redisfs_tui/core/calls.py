@@ -98,6 +98,46 @@ class ThreadConnections:
             conn.disconnect()  # timeout or interrupt: a reply may still be on its way
             raise
 
+    def execute_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Several commands in one round trip on the kept connection, replies in order;
+        an error reply is raised once every reply has been read (the connection stays
+        in step).  Same retry rule as ``execute``."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _Held(self.pool)
+        conn = held.conn
+        try:
+            return self._many(conn, commands)
+        except redis.ResponseError:
+            raise
+        except redis.ConnectionError as error:
+            conn.disconnect()
+            if self.retry is None or isinstance(
+                    error, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+                raise
+            return self.retry.call_with_retry(lambda: self._many(conn, commands, True),
+                                              lambda _error: conn.disconnect())
+        except BaseException:
+            conn.disconnect()
+            raise
+
+    @staticmethod
+    def _many(conn: AbstractConnection, commands: tuple[tuple[Any, ...], ...],
+              reconnect: bool = False) -> list[Any]:
+        if reconnect:
+            conn.connect()  # Sentinel: ask where the master is now (see _once)
+        conn.send_packed_command(conn.pack_commands(commands))
+        replies: list[Any] = []
+        for _command in commands:
+            try:
+                replies.append(conn.read_response())
+            except redis.ResponseError as exc:
+                replies.append(exc)
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                raise reply
+        return replies
+
     @staticmethod
     def _once(conn: AbstractConnection, command: tuple[Any, ...]) -> Any:
         # connect() first: a Sentinel-managed connection asks the sentinels where the

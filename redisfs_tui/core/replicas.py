@@ -25,8 +25,10 @@ def wait_for_replicas(fs: FileSystem, replicas: int, timeout_ms: int) -> int:
                       "Cluster (WAIT must run on the connection that wrote)")
     calls = fs._calls  # the same kept connection the write scripts of this thread use
     with translated():
-        calls.execute("PUBLISH", fs.keys.sync_channel, fs.session_id)
-        acked = int(calls.execute("WAIT", replicas, max(1, timeout_ms)))
+        _published, acked = calls.execute_many(  # one round trip
+            ("PUBLISH", fs.keys.sync_channel, fs.session_id),
+            ("WAIT", replicas, max(1, timeout_ms)))
+    acked = int(acked)
     if acked < replicas:
         raise FsError(errno.EIO, f"only {acked} of {replicas} replica(s) acknowledged the "
                       f"data within {timeout_ms} ms")
