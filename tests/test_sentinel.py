@@ -32,6 +32,10 @@ def test_sentinel_urls_parse_and_hide_their_password() -> None:
     assert (parsed.service, parsed.db, parsed.username, parsed.password) == \
         ("mymaster", 2, "alice", "s3cret")
     assert "s3cret" not in redacted(url) and "alice:***@" in redacted(url)
+    odd = "redis+sentinel://al:p/w@x,y@s1:1,s2/mymaster"  # "/", "@" and "," in a password
+    assert parse_multi_url(odd).password == "p/w@x,y"
+    assert redacted(odd) == "redis+sentinel://al:***@s1:1,s2/mymaster"
+    assert scrub_argv(["--url=" + odd]) == ["--url=redis+sentinel://al@s1:1,s2/mymaster"]
     cluster = parse_multi_url("redis+cluster://:pw@h1:7000,h2:7001")
     assert cluster.hosts == [("h1", 7000), ("h2", 7001)] and cluster.password == "pw"
     for bad in ("redis+sentinel://h:26379", "redis+sentinel://h:x/svc",

@@ -125,8 +125,9 @@ def _without_password(text: str) -> str:
 
 # the userinfo of a URL, up to the last "@" before the path (or the next -o item)
 _URL_USERINFO = re.compile(r"://([^/?#,]*)@")
-# in a --url argument commas belong to the URL (cluster/sentinel host lists, passwords)
-_URL_ARG_USERINFO = re.compile(r"://([^/?#]*)@")
+# a --url argument is one URL: its userinfo ends at the last "@" (a password may hold
+# "," "/" or "@"; cluster/sentinel host lists hold commas)
+_URL_ARG_USERINFO = re.compile(r"://(.*)@")
 
 
 def _url_without_password(match: re.Match[str]) -> str:

@@ -1,7 +1,7 @@
 """Connecting to Redis: URLs, ACL credentials, TLS, timeouts and bounded retries.
 
-One server (``redis://``, ``rediss://``, ``unix://``), a Redis Cluster (found by
-``INFO cluster`` at connect time, or named with ``redis+cluster://h1:p1,h2:p2``) or a
+One server (``redis://``, ``rediss://``, ``unix://``), a Redis Cluster (noticed by
+``HELLO`` at connect time, or named with ``redis+cluster://h1:p1,h2:p2``) or a
 Sentinel-managed master (``redis+sentinel://h1:p1,h2:p2/SERVICE[/DB]``).
 Credentials never appear in anything this module returns for display.
 """
@@ -138,6 +138,15 @@ def multi_host(url: str) -> bool:
     return scheme in CLUSTER_SCHEMES or scheme in SENTINEL_SCHEMES
 
 
+def _split_multi(url: str) -> tuple[str, str, str, str]:
+    """(scheme, userinfo, host list, path) of a multi-host URL.  The userinfo ends at
+    the last "@" (a password may hold "/", "," or "@"; host lists and services do not)."""
+    scheme, _, rest = url.partition("://")
+    creds, at, tail = rest.rpartition("@")
+    hostlist, _, path = tail.partition("/")
+    return scheme, creds if at else "", hostlist, path
+
+
 @dataclass(frozen=True)
 class MultiUrl:
     """A parsed redis+cluster:// or redis+sentinel:// URL."""
@@ -158,14 +167,12 @@ def parse_multi_url(url: str) -> MultiUrl:
     """Parse ``redis+cluster://[user:pass@]h:p[,h:p...][/0]`` or
     ``redis+sentinel://[user:pass@]h:p[,h:p...]/SERVICE[/DB]``; BadServerSpec if bad."""
     shown = redacted(url)
-    scheme, _, rest = url.partition("://")
+    scheme, creds, hostlist, path = _split_multi(url)
     scheme = scheme.lower()
-    netloc, _, path = rest.partition("/")
-    if "?" in path or "?" in netloc or "#" in rest:
+    if "?" in path or "?" in hostlist or "#" in path:
         raise BadServerSpec(f"bad Redis URL {shown!r}: no query options here")
-    creds, at, hostlist = netloc.rpartition("@")
     username = password = None
-    if at:
+    if creds:
         user, colon, secret = creds.partition(":")
         username = unquote(user) or None
         password = unquote(secret) if colon else None
@@ -193,12 +200,11 @@ def parse_multi_url(url: str) -> MultiUrl:
 def redacted(url: str) -> str:
     """The URL with any password replaced, safe for logs, titles and errors."""
     if multi_host(url):
-        scheme, _, rest = url.partition("://")
-        netloc, slash, path = rest.partition("/")
-        creds, at, hosts = netloc.rpartition("@")
-        if at and ":" in creds:
+        scheme, creds, hosts, path = _split_multi(url)
+        if ":" in creds:
             creds = creds.partition(":")[0] + ":***"
-        return f"{scheme}://{creds}{at}{hosts}{slash}{path}"
+        login = f"{creds}@" if creds or "@" in url else ""
+        return f"{scheme}://{login}{hosts}" + (f"/{path}" if path else "")
     parts = urlsplit(url)
     if parts.password is None and parts.username is None:
         return url
