@@ -1,9 +1,10 @@
-"""Redis Cluster: the client, script routing, listings over every master, server info.
+"""Redis Cluster: the client, detection, listings over every master, server info.
 
 Every key of a filesystem carries its prefix as a hash tag, so its metadata is one
 slot: scripts (KEYS[1] is the superblock) and MULTI/EXEC of those keys run on the
 master owning it.  Listings (SCAN) must visit every master; INFO answers per node.
-Nothing here is used on a single server, so that path keeps its round trips.
+Script calls go through ``calls.ClusterCalls``.  On a single server these helpers
+cost an isinstance check and no round trip.
 """
 
 from __future__ import annotations
