@@ -109,9 +109,11 @@ def _store(out: LegacyRead, key: bytes, kind: tuple[str, int, bytes], reply: obj
     """File one key's value (or its read error) into ``out``."""
     what, ino, name = kind
     if isinstance(reply, Exception):
-        out.problems.append(f"key {shown(key)} cannot be read ({str(reply)[:80]}): ignored")
         if name == b"DATA":
-            out.data_len[ino] = -1
+            out.data_len[ino] = -1  # the plan reports it with the file's name
+        else:
+            out.problems.append(f"key {shown(key)} cannot be read ({str(reply)[:80]}): "
+                                "ignored")
         return
     if reply is None:
         return  # deleted since the SCAN saw it: as if it never was
