@@ -32,6 +32,8 @@ COMMANDS: list[Command] = [
     Command("Restore snapshot", "Replace a filesystem with a snapshot", "filesystems",
             "restore"),
     Command("Diff filesystems", "What changed between two filesystems", "filesystems", "diff"),
+    Command("Migrate from C redisfs…", "Convert a tree of the original C redisfs into a new "
+            "filesystem", "filesystems", "migrate"),
     Command("Show browser", "The file browser", "browser", ""),
     Command("Filter names", "Show only names containing some text", "browser", "filter"),
     Command("Change sort order", "Cycle name / size / modified", "browser", "cycle_sort"),

@@ -21,6 +21,7 @@ from . import fmt
 from .confirm import ConfirmModal
 from .diff_screen import DiffScreen
 from .form import Field, FormModal
+from .migrate_form import MigrateMixin
 from .mount_control import LaunchedMount, MountError, unmount
 from .mount_guard import LiveMount, live_mounts, refuse_if_mounted
 from .typed_confirm import TypedConfirmModal
@@ -39,8 +40,9 @@ def check_prefix(value: str) -> str | None:
     return None
 
 
-class FilesystemsView(TableView):
-    """A table of FsSummary rows; the selected row is the target of every action."""
+class FilesystemsView(MigrateMixin, TableView):
+    """A table of FsSummary rows; the selected row is the target of every action
+    (migration from the C redisfs: MigrateMixin)."""
 
     COLUMNS = COLUMNS
     TABLE_ID = "fs-table"
