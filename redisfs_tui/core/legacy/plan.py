@@ -87,7 +87,8 @@ class _Planner:
         self.nodes: dict[int, Node] = {}
         self.links: list[tuple[int, int, bytes]] = []
         self.up: dict[int, int] = {LEGACY_ROOT: LEGACY_ROOT}  # directory -> its parent
-        self.rejected: set[int] = set()
+        self.rejected: set[int] = set()  # cannot be migrated (reported once)
+        self.mentioned: set[int] = set()  # skipped somewhere, reported there
 
     def where(self, ino: int) -> str:
         if ino == LEGACY_ROOT:
@@ -104,8 +105,9 @@ class _Planner:
         while queue:
             directory = queue.popleft()
             names: set[bytes] = set()
-            for child in self._members(directory):
-                node = self._visit(directory, child, names)
+            here = self.where(directory)  # once per directory: a walk up to /
+            for child in self._members(directory, here):
+                node = self._visit(directory, here, child, names)
                 if node is not None and node.kind == "dir":
                     queue.append(child)
         self._unreached()
@@ -118,19 +120,19 @@ class _Planner:
         r.hard_links = len(self.links)
         return Plan(list(self.nodes.values()), self.links, r)
 
-    def _members(self, directory: int) -> list[int]:
+    def _members(self, directory: int, here: str) -> list[int]:
         numbers = []
         for raw in self.read.dirents.get(directory, []):
             if MEMBER_RE.match(raw):
                 numbers.append(int(raw))
             else:
-                self.problems.append(f"directory {self.where(directory)} lists {shown(raw)}, "
+                self.problems.append(f"directory {here} lists {shown(raw)}, "
                                      "which is not an inode number: skipped")
         return sorted(numbers)
 
-    def _visit(self, directory: int, child: int, names: set[bytes]) -> Node | None:
+    def _visit(self, directory: int, here: str, child: int, names: set[bytes]
+               ) -> Node | None:
         """Plan one member of a directory; returns the node when it is new."""
-        here = self.where(directory)
         if child in self.up:  # a directory met again
             if self._is_ancestor(child, directory):
                 self.problems.append(f"loop: directory {here} lists its own ancestor "
@@ -151,9 +153,14 @@ class _Planner:
             return None
         if child in self.rejected:
             return None
-        node = self._node(directory, child, here, names)
+        node = self._node(directory, child, here)
         if node is None:
             self.rejected.add(child)
+            return None
+        if node.name in names:  # the inode may still have a free name elsewhere
+            self.problems.append(f"two entries named {shown(node.name)} in {here}: C inode "
+                                 f"{child} skipped there")
+            self.mentioned.add(child)
             return None
         names.add(node.name)
         self.nodes[child] = node
@@ -172,7 +179,7 @@ class _Planner:
                 return False
             directory = self.up[directory]
 
-    def _node(self, directory: int, child: int, here: str, names: set[bytes]) -> Node | None:
+    def _node(self, directory: int, child: int, here: str) -> Node | None:
         """A new node, or None (reported) when the entry cannot be migrated."""
         f = self.read.fields.get(child)
         what = f"C inode {child} in {here}"
@@ -191,10 +198,6 @@ class _Planner:
         if kind is None:
             said = f"TYPE {shown(f[b'TYPE'])}" if b"TYPE" in f else "no TYPE"
             self.problems.append(f"{what} has {said} (DIR, FILE or LINK): skipped")
-            return None
-        if name in names:
-            self.problems.append(f"two entries named {shown(name)} in {here}: C inode "
-                                 f"{child} skipped")
             return None
         node = Node(child, kind, directory, name, 0, 0, 0, 0, 0)
         mode = None if kind == "symlink" else self._number(f, b"MODE", what, 2**32 - 1)
@@ -252,7 +255,7 @@ class _Planner:
 
     def _unreached(self) -> None:
         """Report inodes and directory sets that no path from / leads to."""
-        seen = set(self.nodes) | self.rejected | {LEGACY_ROOT}
+        seen = set(self.nodes) | self.rejected | self.mentioned | {LEGACY_ROOT}
         for ino in sorted(set(self.read.fields) | set(self.read.data_len)):
             if ino not in seen:
                 name = self.read.fields.get(ino, {}).get(b"NAME")

@@ -67,29 +67,35 @@ class ServerSource(LegacySource):
 
     def read(self) -> LegacyRead:
         out = LegacyRead(self.keys.prefix)
-        parsed: list[tuple[bytes, tuple[str, int, bytes]]] = []
+        batch: list[tuple[bytes, tuple[str, int, bytes]]] = []
         with translated():
             for key in self.client.scan_iter(match=self.keys.scan_pattern(), count=1000):
                 kind = self.keys.parse(key)
                 if kind is None:
                     out.unknown.append(key)
-                else:
-                    parsed.append((key, kind))
-            out.keys = len(parsed)
-            for start in range(0, len(parsed), BATCH):
-                batch = parsed[start:start + BATCH]
-                pipe = self.client.pipeline(transaction=False)
-                for key, (kind, _, name) in batch:
-                    if kind == "dirent":
-                        pipe.smembers(key)
-                    elif name == b"DATA":
-                        pipe.strlen(key)
-                    else:
-                        pipe.get(key)
-                replies = pipe.execute(raise_on_error=False)
-                for (key, kind), reply in zip(batch, replies, strict=True):
-                    _store(out, key, kind, reply)
+                    continue
+                batch.append((key, kind))
+                if len(batch) >= BATCH:  # values as SCAN goes: no list of every key
+                    self._fetch(batch, out)
+                    batch = []
+            self._fetch(batch, out)
         return out
+
+    def _fetch(self, batch: list[tuple[bytes, tuple[str, int, bytes]]], out: LegacyRead
+               ) -> None:
+        """One pipelined round trip for a batch of keys (errors come back as values)."""
+        out.keys += len(batch)
+        pipe = self.client.pipeline(transaction=False)
+        for key, (kind, _, name) in batch:
+            if kind == "dirent":
+                pipe.smembers(key)
+            elif name == b"DATA":
+                pipe.strlen(key)
+            else:
+                pipe.get(key)
+        replies = pipe.execute(raise_on_error=False) if batch else []
+        for (key, kind), reply in zip(batch, replies, strict=True):
+            _store(out, key, kind, reply)
 
     def data(self, ino: int, length: int) -> Iterator[bytes]:
         key = self.keys.field(ino, b"DATA")
