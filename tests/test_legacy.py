@@ -216,6 +216,11 @@ def test_dry_run_writes_nothing(client: redis.Redis, prefix: str, c_prefix: str)
     assert report.files == 3 and not report.written
     assert "would migrate (dry run)" in report.lines()[0]
     assert not client.exists("{" + prefix + "}:sb")
+    migrate(client, ServerSource(client, c_prefix), prefix)
+    again = migrate(client, ServerSource(client, c_prefix), prefix, dry_run=True)
+    assert again.files == 3  # a dry run may look at a tree already migrated
+    with pytest.raises(FsError):
+        migrate(client, ServerSource(client, c_prefix), prefix)
 
 
 def test_from_a_dump_with_the_server_stopped(tmp_path: Path, client: redis.Redis,

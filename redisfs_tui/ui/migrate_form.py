@@ -17,10 +17,12 @@ from ..core.legacy import DumpSource, Report, ServerSource, migrate
 from . import fmt
 from .confirm import ConfirmModal
 from .form import Field, FormModal
+from .job_bar import JobHandle
 
 if TYPE_CHECKING:
     from .app import RedisFsApp
 
+SHOWN_LINES = 200  # of the report, in its dialog
 NOTE = ("Reads a tree written by the original C redisfs (keys PREFIX:INODE:*, "
         "PREFIX:DIRENT:*; it is left as it is) and writes it into a new filesystem, all or "
         "nothing.  Unmount the C redisfs first.")
@@ -61,7 +63,7 @@ class MigrateMixin:
             self.rfs.job_bar.begin(handle.title, self._migrate_worker(values, handle))
 
     @work(thread=True, exit_on_error=False, name="Migrate", group="job")
-    def _migrate_worker(self, values: dict[str, str], handle) -> None:
+    def _migrate_worker(self, values: dict[str, str], handle: JobHandle) -> None:
         client = self.rfs.client
         source = (DumpSource(values["rdb"], values["source"]) if values["rdb"]
                   else ServerSource(client, values["source"]))
@@ -81,6 +83,10 @@ class MigrateMixin:
         problems = f", {len(report.problems)} problem(s)" if report.problems else ""
         self.rfs.notify(f"Migrated into {report.target}{problems}")
         self.rfs.view("filesystems").refresh_view()
-        text = "\n".join(report.lines()) + f"\n\nOpen {report.target} in the browser?"
+        lines = report.lines()
+        if len(lines) > SHOWN_LINES:  # thousands of problems: the CLI prints them all
+            lines = [*lines[:SHOWN_LINES], f"  … {len(lines) - SHOWN_LINES:,} more: "
+                     f"redisfs-migrate --dry-run lists them all"]
+        text = "\n".join(lines) + f"\n\nOpen {report.target} in the browser?"
         self.rfs.push_screen(ConfirmModal("Migration report", text, "Open", danger=False),
                              lambda ok: ok and self.rfs.open_browser(report.target))

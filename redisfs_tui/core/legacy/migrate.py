@@ -35,7 +35,8 @@ def migrate(client: redis.Redis, source: LegacySource, target: str, *,
     if not valid_prefix(target):
         raise FsError(errno.EINVAL, f"invalid target prefix {target!r}: use 1-64 "
                                     "characters from A-Z a-z 0-9 _ . -")
-    _refuse_existing(client, target)
+    if not dry_run:  # a dry run only reads: it may check a tree already migrated
+        _refuse_existing(client, target)
     read = source.read()
     if not read.keys:
         hint = ""
