@@ -112,6 +112,7 @@ def test_damage_is_reported_and_skipped(client: redis.Redis, prefix: str,
     orphan = tree.create(ROOT, "orphan")
     client.srem(f"{c_prefix}:DIRENT:-99", orphan)
     client.set(f"{c_prefix}:SOMETHING", "else")
+    lost = tree.create(-1, "lost")  # find_inode() of a vanished parent said -1
 
     report = migrate(client, ServerSource(client, c_prefix), prefix)
     text = "\n".join(report.problems)
@@ -125,9 +126,11 @@ def test_damage_is_reported_and_skipped(client: redis.Redis, prefix: str,
                      "DATA cannot be read", "SIZE 4 but DATA holds 10 bytes",
                      "'modeless'", "no MODE", "UID 'root' is not valid",
                      f"C inode {orphan} 'orphan' is in no directory",
-                     "1 key(s) under the prefix are not in the C redisfs schema"):
+                     "1 key(s) under the prefix are not in the C redisfs schema",
+                     f"C inode {lost} 'lost' is in no directory",
+                     "DIRENT:-1 belongs to no inode (the C code filed there"):
         assert expected in text, expected
-    assert "Traceback" not in text and len(report.problems) == 16
+    assert "Traceback" not in text and len(report.problems) == 18
     fs = FileSystem(client, prefix)
     assert set(names(fs, ROOT_INO)) == {b"good", b"caf\xe9", b"loop", b"other", b"short",
                                         b"modeless"}

@@ -264,7 +264,9 @@ class _Planner:
                                      "from /: not migrated")
         for ino in sorted(self.read.dirents):
             if ino not in seen and ino not in self.read.fields:
-                self.problems.append(f"directory set DIRENT:{ino} belongs to no inode: "
+                why = (" (the C code filed there what it created in a directory it could "
+                       "not find)") if ino == -1 else ""
+                self.problems.append(f"directory set DIRENT:{ino} belongs to no inode{why}: "
                                      "not migrated")
         if self.read.unknown:
             first = ", ".join(shown(k) for k in sorted(self.read.unknown)[:3])
