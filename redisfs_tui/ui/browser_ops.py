@@ -1,4 +1,5 @@
-"""File operations of the browser: new dir, rename, delete, chmod, copy out and in.
+"""File operations of the browser: new dir, rename, move, copy, delete, chmod, du,
+$PAGER/$EDITOR (copy out and in: :mod:`.browser_copy`).
 
 Every change asks first (a modal), runs in a thread worker and reloads the
 listing; deleting a tree and copying are jobs with progress and Cancel.
@@ -19,6 +20,7 @@ from textual.app import SuspendNotSupported
 from ..core import RENAME_NOREPLACE, FileSystem, FsError
 from ..core.fs import encode_name
 from . import fmt
+from .browser_copy import CopyOps
 from .confirm import ConfirmModal
 from .entries import Entry
 from .external import command, fetch, store_back
@@ -26,17 +28,8 @@ from .form import Field, FormModal
 from .job_bar import JobHandle
 from .remote_copy import Source, destination, move
 from .remote_copy import copy as copy_within
-from .transfer import (
-    TransferCancelled,
-    TransferResult,
-    copy_in,
-    copy_out,
-    local_conflicts,
-    plan_remote,
-    remove_tree,
-)
+from .transfer import TransferCancelled, remove_tree
 from .usage import Usage, disk_usage
-from .view import View
 
 if TYPE_CHECKING:
     from .entry_list import EntryList
@@ -64,7 +57,7 @@ def check_path(value: str) -> str | None:
     return None
 
 
-class BrowserOps(View):
+class BrowserOps(CopyOps):
     """Actions on the entry under the cursor; BrowserView provides the state."""
 
     fs: FileSystem | None
@@ -459,95 +452,3 @@ class BrowserOps(View):
         finally:
             if not keep:
                 copy.discard()
-
-    # -- copy out / in -------------------------------------------------------------------
-    def action_copy_out(self) -> None:
-        targets = self._targets()
-        if not targets:
-            return
-        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} selected entries"
-        form = FormModal(f"Copy {what} to the local disk",
-                         [Field("dest", "Local directory", os.getcwd())], "Copy",
-                         note="Files keep their permissions, times and holes.")
-        self.app.push_screen(form, lambda v: self._copy_out_answer(targets, v))
-
-    def _copy_out_answer(self, targets: list[Entry], values: dict | None) -> None:
-        if not values:
-            return
-        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} entries"
-        handle = self.rfs.new_job(f"Copying out {what}")
-        if handle is not None:
-            dest = os.path.expanduser(str(values["dest"]))
-            self.rfs.job_bar.begin(handle.title,
-                                  self._copy_out_worker(handle, targets, dest, self.dir_ino))
-
-    @work(thread=True, exit_on_error=False, name="Copy out", group="job")
-    def _copy_out_worker(self, handle: JobHandle, targets: list[Entry], dest: str,
-                         parent: int) -> None:
-        assert self.fs is not None
-        result = TransferResult()
-        try:
-            plans = [plan_remote(self.fs, e.attr, parent, e.raw, handle.cancelled)
-                     for e in targets]
-            conflicts = [c for plan in plans for c in local_conflicts(plan, dest)][:1000]
-            if conflicts:
-                shown = ", ".join(conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
-                more = "1000 or more" if len(conflicts) >= 1000 else f"{len(conflicts):,}"
-                message = (f"{more} path(s) already exist in {dest}: {shown}\n"
-                           "Replace them? Files and symlinks in the way are removed and "
-                           "written anew (a symlink is never followed); directories are "
-                           "merged into.")
-                if not self.ask(ConfirmModal("Overwrite local files?", message, "Overwrite")):
-                    self.app.call_from_thread(self.notify, "Copy out cancelled: nothing "
-                                              "was overwritten", severity="warning")
-                    return
-            grand = sum(plan.total for plan in plans)
-            for entry, plan in zip(targets, plans, strict=True):
-                before = result.bytes
-
-                def progress(done: int, _total: int, label: str, before: int = before) -> None:
-                    handle.progress(before + done, grand, label)
-
-                result.add(copy_out(self.fs, entry.attr, entry.name, dest, progress,
-                                    handle.cancelled, overwrite=bool(conflicts), plan=plan))
-        except TransferCancelled as exc:
-            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
-                                      severity="warning")
-            return
-        where = (os.path.join(dest, targets[0].name) if len(targets) == 1
-                 else f"{dest} ({len(targets)} entries)")
-        self.app.call_from_thread(
-            self.notify, f"Copied to {where}: {result.summary()}, {fmt.size(result.bytes)}",
-            severity="warning" if result.rejected or result.loops else "information",
-            timeout=15 if result.rejected or result.loops else 5)
-
-    def action_copy_in(self) -> None:
-        if self._ready(need_entry=False) is False:
-            return
-        form = FormModal(f"Copy local files into {self.path}",
-                         [Field("src", "Local file or directory", placeholder="~/notes")],
-                         "Copy", note="A directory is copied with everything below it.")
-        self.app.push_screen(form, self._copy_in_answer)
-
-    def _copy_in_answer(self, values: dict | None) -> None:
-        if not values or not values["src"]:
-            return
-        src = os.path.expanduser(str(values["src"]))
-        handle = self.rfs.new_job(f"Copying in {os.path.basename(src.rstrip('/'))}")
-        if handle is not None:
-            worker = self._copy_in_worker(handle, self.dir_ino, src)
-            self.rfs.job_bar.begin(handle.title, worker)
-
-    @work(thread=True, exit_on_error=False, name="Copy in", group="job")
-    def _copy_in_worker(self, handle: JobHandle, parent: int, src: str) -> None:
-        assert self.fs is not None
-        name = os.path.basename(src.rstrip("/"))
-        try:
-            result = copy_in(self.fs, parent, [src], handle.progress, handle.cancelled)
-        except TransferCancelled as exc:
-            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
-                                      severity="warning")
-        else:
-            self.app.call_from_thread(self.notify, f"Copied in {name}: {result.summary()}, "
-                                      f"{fmt.size(result.bytes)}")
-        self.app.call_from_thread(self.reload, name)
