@@ -76,7 +76,7 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         assert not exists(fs, "/d") and not exists(fs, "/b.txt")
         await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
 
-        await pilot.press("v")  # everything shown
+        await pilot.press("asterisk")  # everything shown
         await wait_for(pilot, lambda: "2 selected" in status(app), what="2 selected")
         await pilot.press("o")
         await fill_form(pilot, str(tmp_path))
@@ -86,7 +86,7 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         assert "2 entries" in done and "2 files" in done
         assert (tmp_path / "a.txt").read_bytes() == b"a.txt"
         assert (tmp_path / "c.txt").read_bytes() == b"c.txt"
-        await pilot.press("v")  # all were selected: v clears
+        await pilot.press("asterisk")  # all were selected: * clears
         await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
         await settle(pilot)
 
@@ -332,24 +332,24 @@ def test_find_by_name_across_the_tree_and_go_to_a_path(redis_server, client: red
                        what="jump")
         assert app.browser.entry_list.current.name == "Report-2024.txt"
 
-        await pilot.press("g")
+        await pilot.press("ctrl+g")  # go to path
         await fill_form(pilot, "/alpha/other")
         await wait_for(pilot, lambda: app.browser.path == "/alpha" and names(app))
         await wait_for(pilot, lambda: app.browser.entry_list.current.name == "other")
-        await pilot.press("g")
+        await pilot.press("colon")  # go to path
         await fill_form(pilot, "beta")  # relative to /alpha
         await wait_for(pilot, lambda: app.browser.path == "/alpha/beta" and names(app))
         # a name that only arrives with the last page of a big directory is still selected
         pages = list(fs.readdir(a, page_size=1000))
         assert len(pages) > 1
         late = pages[-1][-1][0].decode()
-        await pilot.press("g")
+        await pilot.press("ctrl+g")  # go to path
         await fill_form(pilot, f"/alpha/{late}")
         await wait_for(pilot, lambda: app.browser.path == "/alpha"
                        and not app.browser.entry_list.is_loading, what="big listing")
         await wait_for(pilot, lambda: app.browser.entry_list.current.name == late,
                        what=f"{late} selected")
-        await pilot.press("g")
+        await pilot.press("colon")  # go to path
         await fill_form(pilot, "/nope")
         await wait_for(pilot, lambda: any("/nope" in n for n in notifications(app)),
                        what="error naming the path")

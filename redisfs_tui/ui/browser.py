@@ -47,7 +47,7 @@ class BrowserView(BrowserOps):
         Binding("s", "cycle_sort", "Sort", id="browser.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="browser.reverse"),
         Binding("f", "find", "Find", show=False, id="browser.find"),
-        Binding("g", "goto", "Go to", show=False, id="browser.goto"),
+        Binding("ctrl+g,colon", "goto", "Go to", show=False, id="browser.goto"),
         Binding("i", "toggle_inspector", "Inspect", id="browser.inspect"),
         Binding("n", "mkdir", "New dir", id="browser.mkdir"),
         Binding("r,f2", "rename", "Rename", id="browser.rename"),
@@ -245,8 +245,12 @@ class BrowserView(BrowserOps):
         loaded = len(lst.entries)
         parts = [f"{loaded:,} of {self.total:,} loaded" if lst.is_loading and self.total
                  else f"{len(lst.entries):,} {'entry' if len(lst.entries) == 1 else 'entries'}"]
-        if lst.marked:
-            parts.append(f"{len(lst.marked):,} selected (space toggles, v all, esc clears)")
+        if lst.visual_anchor is not None:
+            parts.append(f"{len(lst.marked):,} selected · RANGE: move to extend, v ends, "
+                         "esc clears")
+        elif lst.marked:
+            parts.append(f"{len(lst.marked):,} selected (space toggles, v range, * all, "
+                         "esc clears)")
         if lst.filter_text:
             parts.append(f"filter {lst.filter_text!r}: {len(lst.shown):,} match")
         parts.append(f"sorted by {lst.sort_key.value} {'↓' if lst.reverse else '↑'}")
@@ -309,6 +313,9 @@ class BrowserView(BrowserOps):
     def action_select_all(self) -> None:
         self.entry_list.action_mark_all()
 
+    def action_select_range(self) -> None:
+        self.entry_list.action_visual()
+
     @on(EntryList.MarksChanged)
     def marks_changed(self) -> None:
         self._status()
@@ -369,7 +376,8 @@ class BrowserView(BrowserOps):
             self._status()
         elif self.app.focused is not self.entry_list and not self.rfs.job_bar.busy:
             self.entry_list.focus()  # back from the preview pane
-        elif self.entry_list.marked and not self.rfs.job_bar.busy:
+        elif (self.entry_list.marked or self.entry_list.visual_anchor is not None) \
+                and not self.rfs.job_bar.busy:
             self.entry_list.clear_marks()
         else:
             self.rfs.action_cancel_job()

@@ -45,6 +45,8 @@ COMMANDS: list[Command] = [
     Command("Copy out to local disk", "Copy the selected file or tree", "browser", "copy_out"),
     Command("Copy in from local disk", "Copy local files here", "browser", "copy_in"),
     Command("Select all", "Select every entry shown (again: none)", "browser", "select_all"),
+    Command("Select a range", "From the cursor row: moving extends, again ends", "browser",
+            "select_range"),
     Command("Copy inside the filesystem", "Copy the selection to a path", "browser",
             "copy_within"),
     Command("Move to a directory", "Move the selection to a path", "browser", "move"),

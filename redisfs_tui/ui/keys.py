@@ -29,6 +29,7 @@ WHERE = {
     "FsckView": "fsck (5)",
     "NavTable": "every table",
     "NavTree": "every tree",
+    "NavOptionList": "find results",
     "NavScroll": "scrolling panes (server, preview, inspector, help)",
     "NavLog": "mount log",
     "LogScreen": "mount log",
@@ -38,7 +39,8 @@ WHERE = {
     "ConfirmModal": "confirmations",
     "TypedConfirmModal": "typed confirmations (delete filesystem)",
 }
-SHOWN = {"question_mark": "?", "slash": "/"}  # key names as the user types them
+# key names as the user types them
+SHOWN = {"question_mark": "?", "slash": "/", "colon": ":", "asterisk": "*"}
 
 
 def binding_classes() -> list[type]:
