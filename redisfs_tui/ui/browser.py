@@ -101,19 +101,19 @@ class BrowserView(BrowserOps):
         self.entry_list.focus()
 
     # -- opening and loading -------------------------------------------------------
-    def open_filesystem(self, prefix: str, path: str = "/") -> None:
-        self._open_worker(prefix, path)
+    def open_filesystem(self, prefix: str, path: str = "/", select: str | None = None) -> None:
+        self._open_worker(prefix, path, select)
 
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
           name="Open filesystem")
-    def _open_worker(self, prefix: str, path: str) -> None:
+    def _open_worker(self, prefix: str, path: str, select: str | None = None) -> None:
         fs = FileSystem(self.rfs.client, prefix)
-        self.app.call_from_thread(self._opened, fs, path)
+        self.app.call_from_thread(self._opened, fs, path, select)
 
-    def _opened(self, fs: FileSystem, path: str) -> None:
+    def _opened(self, fs: FileSystem, path: str, select: str | None = None) -> None:
         self.fs = fs
         self.rfs.current_prefix = fs.prefix
-        self.navigate(path)
+        self.navigate(path, select)
 
     def close_filesystem(self) -> None:
         """Forget the filesystem (deleted, or another server)."""

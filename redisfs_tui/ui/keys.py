@@ -34,6 +34,7 @@ WHERE = {
     "NavLog": "mount log",
     "LogScreen": "mount log",
     "DiffScreen": "diff",
+    "FileDiffScreen": "file diff (enter in the diff)",
     "HelpScreen": "help",
     "FormModal": "forms",
     "ConfirmModal": "confirmations",
