@@ -74,6 +74,12 @@ def mountpoint_problem(path: str, allow_nonempty: bool = False) -> str | None:
     return None
 
 
+def check_mount_form(values: dict) -> tuple[str, str] | None:
+    """The mountpoint checked with the form's nonempty switch (the form stays open)."""
+    problem = mountpoint_problem(str(values["mountpoint"]), bool(values["nonempty"]))
+    return ("mountpoint", problem) if problem else None
+
+
 class MountsView(TableView):
     COLUMNS = COLUMNS
     TABLE_ID = "mount-table"
@@ -158,25 +164,18 @@ class MountsView(TableView):
         fields = [Field("prefix", "Filesystem", v.get("prefix", current),
                         options=[(p, p) for p in prefixes]),
                   Field("mountpoint", "Mountpoint (an existing empty directory)",
-                        v.get("mountpoint", ""), placeholder="/mnt/redisfs",
-                        # emptiness depends on the switch below: checked on submit
-                        validate=lambda path: mountpoint_problem(path, allow_nonempty=True)),
+                        v.get("mountpoint", ""), placeholder="/mnt/redisfs"),
                   Field("read_only", "Read-only", bool(v.get("read_only", False))),
                   Field("nonempty", "Mount over files in it (-o nonempty)",
                         bool(v.get("nonempty", False)))]
         note = "Starts the redisfs daemon; it keeps running after this UI quits."
         self.app.push_screen(FormModal("Mount a filesystem", fields, "Mount", note,
-                                       error=error),
+                                       error=error, check=check_mount_form),
                              lambda values: self._mount_answer(prefixes, values))
 
     def _mount_answer(self, prefixes: list[str], values: dict | None) -> None:
-        if not values or not values["mountpoint"]:
-            return
-        problem = mountpoint_problem(str(values["mountpoint"]), bool(values["nonempty"]))
-        if problem:
-            self._mount_form(prefixes, values, problem)
-            return
-        self._launch_worker(prefixes, values)
+        if values and values["mountpoint"]:
+            self._launch_worker(prefixes, values)
 
     @work(thread=True, exit_on_error=False, name="Mount")
     def _launch_worker(self, prefixes: list[str], values: dict) -> None:
