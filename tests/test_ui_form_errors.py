@@ -3,6 +3,7 @@ the user's input and an error that names the path or prefix (as mkfs and connect
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import redis
@@ -12,6 +13,7 @@ from textual.widgets import DataTable, Input, Label
 
 from redisfs_tui.core import ROOT_INO, FileSystem
 from redisfs_tui.core.snapshot import snapshot
+from redisfs_tui.ui.filesystems_view import FilesystemsView
 from redisfs_tui.ui.form import FormModal
 
 
@@ -76,6 +78,21 @@ def test_snapshot_and_restore_errors_keep_the_form(redis_server, client: redis.R
         await pilot.press("enter")
         await pilot.press("y")  # the confirmation
         await form_back_with(pilot, prefix, prefix, snap)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        # the target is mounted on another host: the form comes back saying where
+        snapshot(client, prefix, snap)
+        app.query_one(FilesystemsView).refresh_view()
+        await settle(pilot)
+        client.hset(fs.keys.mount("elsewhere-session"),
+                    mapping={"host": "elsewhere", "pid": 42, "mountpoint": "/mnt/other",
+                             "ro": 0, "started": time.time(), "heartbeat": time.time(),
+                             "log": ""})
+        select_fs(app, snap)
+        await pilot.press("r")
+        await submit(pilot, prefix)
+        await form_back_with(pilot, prefix, prefix, "elsewhere", "/mnt/other")
         await pilot.press("escape")
         await settle(pilot)
 

@@ -159,23 +159,26 @@ class FilesystemsView(TableView):
 
         return list(self.app.query_one(MountsView).launched)
 
-    def _unless_mounted(self, prefix: str, doing: str, then: Callable[[], None]) -> None:
+    def _unless_mounted(self, prefix: str, doing: str, then: Callable[[], None],
+                        refused: Callable[[str], None] | None = None) -> None:
         """Run ``then`` when ``prefix`` has no live mount; else say where it is mounted
-        and offer to unmount the mounts on this host.  Offline (--rdb) the records are
-        the dump's, not mounts: nothing to check."""
+        (also to ``refused``: a form comes back with it) and offer to unmount the mounts
+        on this host.  Offline (--rdb) the records are the dump's: nothing to check."""
         if self.rfs.offline:
             then()
         else:
-            self._mounts_worker(prefix, doing, then)
+            self._mounts_worker(prefix, doing, then, refused)
 
     @work(thread=True, exclusive=True, group="fs-mounts", exit_on_error=False,
           name="Check mounts")
-    def _mounts_worker(self, prefix: str, doing: str, then: Callable[[], None]) -> None:
+    def _mounts_worker(self, prefix: str, doing: str, then: Callable[[], None],
+                       refused: Callable[[str], None] | None = None) -> None:
         live = live_mounts(self.rfs.client, prefix, self.rfs.spec.url, self._launched())
-        self.app.call_from_thread(self._mounts_checked, prefix, doing, then, live)
+        self.app.call_from_thread(self._mounts_checked, prefix, doing, then, live, refused)
 
     def _mounts_checked(self, prefix: str, doing: str, then: Callable[[], None],
-                        live: list[LiveMount]) -> None:
+                        live: list[LiveMount],
+                        refused: Callable[[str], None] | None = None) -> None:
         if not live:
             then()
             return
@@ -187,6 +190,8 @@ class FilesystemsView(TableView):
         if not here:
             self.notify(f"{message} Unmount it on that host first.", title="Mounted",
                         severity="error", timeout=12)
+            if refused is not None:
+                refused(f"{message} Unmount it on that host first.")
             return
         others = len(live) - len(here)
         message += (f"\n\nUnmount the {len(here)} mount(s) on this host now?" +
@@ -298,7 +303,8 @@ class FilesystemsView(TableView):
 
     def _restore_answer(self, snap: str, target: str) -> None:
         self._unless_mounted(target, "restoring into it",
-                             lambda: self._restore_confirm(snap, target))
+                             lambda: self._restore_confirm(snap, target),
+                             lambda error: self._restore_form(snap, target, error))
 
     def _restore_confirm(self, snap: str, target: str) -> None:
         message = (f"Replace the whole contents of {target} with snapshot {snap}?\n"
