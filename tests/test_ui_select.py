@@ -55,6 +55,11 @@ def test_range_selection_select_all_and_bulk_actions(redis_server, client: redis
         await pilot.press("escape")  # clears
         await wait_for(pilot, lambda: "selected" not in status(app), what="cleared")
         assert marked(app) == []
+        await pilot.press("v", "j", "space")  # space ends a range and toggles: a, b -> a
+        assert marked(app) == ["a"] and lst.visual_anchor is None and lst.current.name == "c"
+        await pilot.press("j")
+        assert marked(app) == ["a"]
+        await pilot.press("escape", "g")
         await pilot.press("v", "j", "escape")  # escape also ends a range
         assert marked(app) == [] and lst.visual_anchor is None
         await pilot.press("j")
@@ -88,6 +93,9 @@ def test_range_selection_select_all_and_bulk_actions(redis_server, client: redis
         await pilot.press("y")
         await wait_for(pilot, lambda: [e.name for e in lst.shown] == ["a", "b", "f"],
                        what="bulk delete")
+        await wait_for(pilot, lambda: lst.visual_anchor is None and not marked(app),
+                       what="range over")
+        assert "RANGE" not in status(app)
         await settle(pilot)
 
     run(app, scenario)

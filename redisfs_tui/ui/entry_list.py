@@ -138,6 +138,10 @@ class EntryList(ScrollView, can_focus=True):
 
     def _keep_marks(self) -> None:
         """Forget marks of names no longer listed (deleted or moved meanwhile)."""
+        if self.visual_anchor is not None and \
+                all(e.raw != self.visual_anchor for e in self.entries):
+            self.visual_anchor = None  # the range's anchor went: the range ends
+            self.post_message(self.MarksChanged())
         if self.marked:
             present = self.marked & {e.raw for e in self.entries}
             if present != self.marked:
@@ -229,10 +233,12 @@ class EntryList(ScrollView, can_focus=True):
         self.cursor = 0 if where == 0 else len(self.shown) - 1
 
     def action_toggle_mark(self) -> None:
-        """Select or unselect the entry under the cursor and move down (as in mc)."""
+        """Select or unselect the entry under the cursor and move down (as in mc); this
+        ends a range (what it selected stays)."""
         entry = self.current
         if entry is None:
             return
+        self.visual_anchor = None
         self.marked ^= {entry.raw}
         self.post_message(self.MarksChanged())
         self.refresh()
