@@ -117,6 +117,7 @@ class EntryList(ScrollView, can_focus=True):
         # range mode (v): the anchor row's name, and what was selected before it began
         self.visual_anchor: bytes | None = None
         self._visual_base: set[bytes] = set()
+        self._anchor_at = -1  # the anchor's row in ``shown`` when last seen
 
     # -- data ------------------------------------------------------------------
     @property
@@ -255,13 +256,18 @@ class EntryList(ScrollView, can_focus=True):
         if entry is None:
             return
         self.visual_anchor, self._visual_base = entry.raw, set(self.marked)
+        self._anchor_at = self.cursor
         self._select_range()
         self.refresh()
 
     def _select_range(self) -> None:
-        anchor = next((i for i, e in enumerate(self.shown) if e.raw == self.visual_anchor),
-                      None)
-        if anchor is None:  # the anchor went away (filtered, deleted): the range ends
+        anchor = self._anchor_at
+        if not (0 <= anchor < len(self.shown) and self.shown[anchor].raw == self.visual_anchor):
+            # re-sorted or refiltered since: look it up once (100k rows: a few ms)
+            anchor = next((i for i, e in enumerate(self.shown)
+                           if e.raw == self.visual_anchor), -1)
+            self._anchor_at = anchor
+        if anchor < 0:  # the anchor went away (filtered, deleted): the range ends
             self.visual_anchor = None
         else:
             low, high = sorted((anchor, self.cursor))
