@@ -389,6 +389,8 @@ def test_find_by_name_across_the_tree_and_go_to_a_path(redis_server, client: red
         await fill_form(pilot, "/nope")
         await wait_for(pilot, lambda: any("/nope" in n for n in notifications(app)),
                        what="error naming the path")
+        await form_back(pilot, "/nope", "/nope", "No such file")  # and the form again
+        await pilot.press("escape")
         assert app.browser.path == "/alpha"  # unchanged by the error
         await settle(pilot)
 

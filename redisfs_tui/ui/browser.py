@@ -275,8 +275,9 @@ class BrowserView(BrowserOps):
 
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
           name="Go to")
-    def _go_worker(self, where: str) -> None:
-        """Show ``where``: a directory is opened, anything else selected in its own."""
+    def _go_worker(self, where: str, typed: str | None = None) -> None:
+        """Show ``where``: a directory is opened, anything else selected in its own.
+        Typed in the go-to form (``typed``), a failure brings the form back."""
         assert self.fs is not None
         where = posixpath.normpath(where)
         if where.startswith("//"):
@@ -284,6 +285,9 @@ class BrowserView(BrowserOps):
         try:
             attr = self.fs.resolve(where)
         except FsError as exc:
+            if typed is not None:  # the form again, with the input (and the notification)
+                self.app.call_from_thread(self.action_goto, typed,
+                                          f"{where}: {exc.strerror}")
             raise FsError(exc.errno, f"{where}: {exc.strerror}") from exc
         if attr.is_dir:
             self.app.call_from_thread(self.navigate, where)
@@ -291,14 +295,17 @@ class BrowserView(BrowserOps):
             parent, name = posixpath.split(where)
             self.app.call_from_thread(self.navigate, parent or "/", name)
 
-    def action_goto(self) -> None:
+    def action_goto(self, path: str | None = None, error: str = "") -> None:
+        """The go-to form; after a failure it comes back with the input and the error."""
         if self.fs is None:
             self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
             return
         form = FormModal("Go to", [Field("path", "Path (absolute, or relative to "
-                                               f"{self.path})", self.path)], "Go")
+                                               f"{self.path})",
+                                         self.path if path is None else path)], "Go",
+                         error=error)
         self.app.push_screen(form, lambda v: v and v["path"] and self._go_worker(
-            posixpath.join(self.path, str(v["path"]))))
+            posixpath.join(self.path, str(v["path"])), str(v["path"])))
 
     def action_find(self) -> None:
         if self.fs is None:
