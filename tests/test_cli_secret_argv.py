@@ -112,3 +112,28 @@ def test_snapshot_cli_scrubs_a_password_given_in_the_url(private_redis, tmp_path
     assert proc.returncode == 0, err
     assert "imported auth" in out.decode() and "as copy" in out.decode()
     assert FileSystem(admin, "copy").resolve("/f").is_reg
+
+
+def test_migrate_cli_scrubs_a_password_given_in_the_url(private_redis, tmp_path: Path):
+    server = private_redis("migrate-auth", extra_args=["--requirepass", PASSWORD])
+    fifo = tmp_path / "legacy.rdb"
+    os.mkfifo(fifo)  # reading the dump blocks on the FIFO: the process stays to be looked at
+    port = server.url.rsplit(":", 1)[1].split("/")[0]
+    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    env = {k: v for k, v in os.environ.items() if k != "REDISFS_PASSWORD"}
+    proc = subprocess.Popen([str(BIN / "redisfs-migrate"), f"--url={url}", "--from-legacy=skx",
+                             "--to=new", f"--rdb={fifo}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        # re-executed as "python -m redisfs_tui.cli.migrate" (or never: then the check fails)
+        wait_until(lambda: b"redisfs_tui.cli.migrate" in cmdline(proc.pid)
+                   or proc.poll() is not None, timeout=20)
+        assert proc.poll() is None, proc.communicate()
+        args = cmdline(proc.pid)
+        assert PASSWORD.encode() not in args and f"127.0.0.1:{port}".encode() in args, args
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
