@@ -95,6 +95,38 @@ class ThreadConnections:
             conn.disconnect()  # timeout or interrupt: a reply may still be on its way
             raise
 
+    def pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Several commands in one round trip on the thread's kept connection.  An error
+        reply comes back as its exception in the list (every reply is read, so the
+        connection stays in step).  A dropped connection sends them all again, so they
+        must be safe to repeat (the write script is)."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _Held(self.pool)
+        conn = held.conn
+
+        def once() -> list[Any]:
+            conn.send_packed_command(conn.pack_commands(commands))
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as error:
+                    replies.append(error)
+            return replies
+
+        try:
+            return once()
+        except redis.ConnectionError as error:
+            conn.disconnect()
+            if self.retry is None or isinstance(
+                    error, redis.AuthenticationError | redis.exceptions.AuthorizationError):
+                raise
+            return self.retry.call_with_retry(once, lambda _error: conn.disconnect())
+        except BaseException:
+            conn.disconnect()
+            raise
+
     @staticmethod
     def _once(conn: AbstractConnection, command: tuple[Any, ...]) -> Any:
         conn.send_command(*command)
