@@ -249,3 +249,20 @@ def fails(code: int, func, *args, **kwargs) -> FsError:
     name = getattr(func, "__name__", "call")
     assert info.value.errno == code, f"{name}: {info.value!r}, not {errno.errorcode[code]}"
     return info.value
+
+
+def map_indices(fs: FileSystem, ino: int) -> set[int]:
+    """Block indices a file's block map names (format 2)."""
+    return {int(i) for i in fs.client.hkeys(fs.keys.block_map(ino))}
+
+
+def pool_keys(client: redis.Redis, pool: str) -> set[bytes]:
+    """Every block key of a pool."""
+    return set(client.scan_iter(match=K.pool_pattern(pool), count=1000))
+
+
+def stored_key(fs: FileSystem, ino: int, index: int) -> str:
+    """The pool key holding block ``index`` of a file (its map must name one)."""
+    entry = fs.client.hget(fs.keys.block_map(ino), index)
+    assert entry is not None, f"inode {ino} has no block {index}"
+    return fs.block_key(entry.split(b".")[1].decode())

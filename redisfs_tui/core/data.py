@@ -187,15 +187,22 @@ class DataOps:
         ikey, kkey = self.keys.inode(ino), self.keys.block_map(ino)
         indices = list(range(first, last + 1))
         vanished: tuple[int, str, bytes | None] | None = None
+        multi = not self.read_only
         for _attempt in range(MAX_RETRIES):
-            with translated():
-                pipe = self.client.pipeline(transaction=not self.read_only)
-                pipe.hmget(ikey, *STAMP)
-                pipe.hmget(kkey, *indices)
-                if self.read_only:
+            try:
+                with translated():
+                    pipe = self.client.pipeline(transaction=multi)
                     pipe.hmget(ikey, *STAMP)
-                result = pipe.execute()
-            if self.read_only and result[0] != result[-1]:
+                    pipe.hmget(kkey, *indices)
+                    if not multi:
+                        pipe.hmget(ikey, *STAMP)
+                    result = pipe.execute()
+            except FsError as exc:
+                if not multi or exc.errno != errno.ENOSPC:
+                    raise
+                multi = False  # a full Redis refuses every MULTI: read with stamps
+                continue
+            if not multi and result[0] != result[-1]:
                 continue
             try:
                 return [result[0], *self._load(ino, indices, result[1])]
@@ -206,7 +213,7 @@ class DataOps:
                     break
                 vanished = (gone.index, gone.key, entry)
         if vanished is not None:
-            raise FsError(errno.EIO, f"inode {ino}: block {vanished[0]} ({vanished[1]}) is "
+            raise FsError(errno.EUCLEAN, f"inode {ino}: block {vanished[0]} ({vanished[1]}) is "
                           "missing: evicted or deleted outside redisfs (fsck reports it)")
         raise FsError(errno.EAGAIN, "the file kept changing while it was read")
 
@@ -304,8 +311,8 @@ class DataOps:
     def _commit(self, script_name: str, blocks: list[tuple[str, bytes]], *args: object
                 ) -> object:
         """SET the new blocks and run the script in one round trip; the blocks the script
-        dropped are freed, and on a refused compare-and-set (reply 0) or an error the new
-        blocks are deleted again."""
+        dropped are freed, and on a refused compare-and-set (reply 0) or a failed SET the
+        new blocks are deleted again."""
         script = getattr(self._s, script_name)
         call = [script.sha, 1, self.keys.superblock, self.keys.base, *args]
         commands = [("SET", key, value) for key, value in blocks]
@@ -319,13 +326,16 @@ class DataOps:
                     reply = exc
         failed = next((r for r in replies[:-1] if isinstance(r, Exception)), None)
         if isinstance(reply, Exception) or failed is not None or not reply[0]:
-            self._free([key.encode() for key, _ in blocks])
+            if failed is not None or not isinstance(reply, Exception):
+                # refused before writing anything; after any other error the script may
+                # have stored entries naming them (Redis does not roll back): GC's job
+                self._free([key.encode() for key, _ in blocks])
+            if failed is not None:  # the cause (OOM, NOPERM), not the script's EIO
+                raise errno_from_reply(str(failed))
             if isinstance(reply, redis.ResponseError):
                 raise errno_from_reply(str(reply))
             if isinstance(reply, Exception):
                 raise reply
-            if failed is not None:
-                raise errno_from_reply(str(failed))
             return None
         result, freed = reply
         self._free(freed)

@@ -25,6 +25,9 @@ if ARGV[6] ~= '' and (tonumber(string.sub(ARGV[6], 1, 8), 16) or 0)
 end
 before_change(ino)
 local delta = 0
+if newsize >= size and ARGV[6] ~= '' then  -- growing: the client's new tail block is not needed
+  table.insert(FREED, pool_block(redis.call('HGET', SB, 'pool'), string.match(ARGV[6], '^(%x+)')))
+end
 if newsize < size then
   if ARGV[7] == '1' then
     delta = delta - drop_entries(ino, tonumber(tail))
