@@ -95,9 +95,10 @@ def unlink_keys(client: redis.Redis, names: list[str] | list[bytes]) -> int:
     return removed
 
 
-def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE) -> GcResult:
+def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
+       dry_run: bool = False) -> GcResult:
     """Delete the pool's blocks no member references and older than ``min_age`` s;
-    with no member left, the whole pool."""
+    with no member left, the whole pool.  ``dry_run`` only counts them."""
     before = members(client, pool)
     running = [p for p, (_, snap_to) in before.items() if snap_to]
     if running:
@@ -126,7 +127,7 @@ def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE) -> GcResult:
             if before and now - int(block_id[:8], 16) < min_age:
                 continue  # a writer may be about to commit it
             doomed.append(key)
-    deleted = unlink_keys(client, doomed)
+    deleted = len(doomed) if dry_run else unlink_keys(client, doomed)
     return GcResult(pool, tuple(sorted(before)), len(marked), scanned, deleted)
 
 

@@ -32,6 +32,7 @@ from .scripts import scripts_for
 
 STEP_INODES = 250  # inodes copied per script call at most (about 5 ms)
 STEP_SCANS = 40  # SCAN calls (of COUNT 100) per script call at most
+STALE_AFTER = 60  # seconds without a batch: the copy's maker is gone (snap_begin.lua)
 
 
 @dataclass(frozen=True)
