@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import threading
 import time
 
@@ -12,7 +13,8 @@ import pytest
 import redis
 from helpers_invariants import assert_consistent, pool_keys
 
-from redisfs_tui.core import ROOT_INO, FileSystem, FsError, fsck, pool, registry
+from redisfs_tui.cli import ui as ui_cli
+from redisfs_tui.core import ROOT_INO, FileSystem, FsError, fsck, pool, rdb_io, registry
 from redisfs_tui.core import snapshot as snap
 from redisfs_tui.core.keys import Keys, block_key
 from redisfs_tui.core.upgrade import upgrade
@@ -280,3 +282,43 @@ def test_upgrade_resumes_after_a_crash(client: redis.Redis, prefix: str) -> None
     for name, data in files.items():
         assert fs.read(fs.lookup(ROOT_INO, name).ino, 0, len(data) + 10) == data
     assert fsck.check(fs) == []
+
+
+def test_v1_dump_is_upgraded_on_import_and_offline(client: redis.Redis, prefix: str,
+                                                    tmp_path) -> None:
+    """An RDB dump of a format 1 filesystem: --import upgrades the copy on the server,
+    and `redisfs-ui --rdb` upgrades its throw-away copy (the file stays as it was)."""
+    files = _v1_tree(client, prefix)
+    dump = tmp_path / "v1.rdb"
+    rdb_io.export_filesystem(client, prefix, dump)
+    rdb_io.import_filesystem(client, dump, prefix, target=prefix + ".n")
+    checks = [FileSystem(client, prefix + ".n")]
+    offline = ui_cli._open_rdb_offline(str(dump))
+    try:
+        checks.append(FileSystem(redis.Redis.from_url(offline.url), prefix))
+        for fs in checks:
+            for name, data in files.items():
+                assert fs.read(fs.lookup(ROOT_INO, name).ino, 0, len(data) + 1) == data
+            assert fsck.check(fs) == []
+    finally:
+        offline.stop()
+        shutil.rmtree(offline.data_dir, ignore_errors=True)
+    assert rdb_io.filesystems_in_rdb(dump)[0].superblock["format_version"] == "1"
+
+
+def test_export_import_carries_the_pool_blocks(client: redis.Redis, fs: FileSystem,
+                                               tmp_path) -> None:
+    made = _files(fs, 3, fs.block_size + 3)
+    snap.snapshot(client, fs.prefix, fs.prefix + ".s")
+    dump = tmp_path / "fs.rdb"
+    rdb_io.export_filesystem(client, fs.prefix + ".s", dump)
+    registry.delete_filesystem(client, fs.prefix + ".s")
+    registry.delete_filesystem(client, fs.prefix)
+    assert not pool_keys(client, fs.pool)
+    rdb_io.import_filesystem(client, dump, fs.prefix + ".s", target=fs.prefix + ".back")
+    back = FileSystem(client, fs.prefix + ".back")
+    assert back.pool != fs.pool and len(pool_keys(client, back.pool)) == 6
+    for name, data in made.items():
+        assert back.read(back.lookup(ROOT_INO, name).ino, 0, len(data) + 1) == data
+    assert fsck.check(back) == []
+    assert_consistent(back)
