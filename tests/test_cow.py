@@ -14,7 +14,7 @@ import redis
 from helpers_invariants import assert_consistent, pool_keys
 
 from redisfs_tui.cli import ui as ui_cli
-from redisfs_tui.core import ROOT_INO, FileSystem, FsError, fsck, pool, rdb_io, registry
+from redisfs_tui.core import ROOT_INO, FileSystem, FsError, access, fsck, pool, rdb_io, registry
 from redisfs_tui.core import snapshot as snap
 from redisfs_tui.core.keys import Keys, block_key
 from redisfs_tui.core.upgrade import upgrade
@@ -322,3 +322,20 @@ def test_export_import_carries_the_pool_blocks(client: redis.Redis, fs: FileSyst
         assert back.read(back.lookup(ROOT_INO, name).ino, 0, len(data) + 1) == data
     assert fsck.check(back) == []
     assert_consistent(back)
+
+
+def test_a_user_without_the_pool_keys_is_told_what_to_grant(client: redis.Redis,
+                                                            fs: FileSystem) -> None:
+    client.execute_command("ACL", "SETUSER", "nopool", "on", ">pw", f"~{fs.keys.base}*",
+                           "resetchannels", "-@all", "+@read", "+@connection")
+    where = client.connection_pool.connection_kwargs
+    user = redis.Redis(host=where["host"], port=where["port"], username="nopool",
+                       password="pw")
+    try:
+        with pytest.raises(access.AccessDenied) as info:
+            access.check_access(user, fs.keys, read_only=True, user="nopool")
+        assert f"grant ~{{pool:{fs.pool}.*}}:*" in str(info.value)
+        client.execute_command("ACL", "SETUSER", "nopool", f"~{{pool:{fs.pool}.*}}:*")
+        access.check_access(user, fs.keys, read_only=True, user="nopool")
+    finally:
+        client.execute_command("ACL", "DELUSER", "nopool")
