@@ -120,7 +120,7 @@ class DataOps:
         if not keys:
             return [None] * len(indices)
         with translated():
-            values = self.client.mget([key for _, key in keys])
+            values = self._calls.execute("MGET", *(key for _, key in keys))
         found: dict[int, bytes] = {}
         for (index, key), value in zip(keys, values, strict=True):
             if value is None:
@@ -189,14 +189,19 @@ class DataOps:
         vanished: tuple[int, str, bytes | None] | None = None
         multi = not self.read_only
         for _attempt in range(MAX_RETRIES):
+            if multi:
+                commands = [("MULTI",), ("HMGET", ikey, *STAMP), ("HMGET", kkey, *indices),
+                            ("EXEC",)]
+            else:
+                commands = [("HMGET", ikey, *STAMP), ("HMGET", kkey, *indices),
+                            ("HMGET", ikey, *STAMP)]
             try:
                 with translated():
-                    pipe = self.client.pipeline(transaction=multi)
-                    pipe.hmget(ikey, *STAMP)
-                    pipe.hmget(kkey, *indices)
-                    if not multi:
-                        pipe.hmget(ikey, *STAMP)
-                    result = pipe.execute()
+                    replies = self._calls.pipeline(commands)
+                failed = next((r for r in replies if isinstance(r, Exception)), None)
+                if failed is not None:
+                    raise errno_from_reply(str(failed))
+                result = replies[-1] if multi else replies
             except FsError as exc:
                 if not multi or exc.errno != errno.ENOSPC:
                     raise
