@@ -11,15 +11,16 @@ reference come back to be deleted.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
 
 from . import codec
+from .blockmap import BlockInfo, Vanished, block_infos, entry_id
 from .errors import FsError, errno_from_reply, translated
 from .keys import block_key
 
@@ -46,36 +47,6 @@ def _versions(reply: Any) -> tuple[Version, Version]:
     return (old_mtime, old_size), (new_mtime, new_size)
 
 
-def entry_id(entry: bytes | str) -> str | None:
-    """The block id of a map entry ``<epoch>.<id>.<stored_len>``, None if malformed."""
-    text = entry.decode(errors="replace") if isinstance(entry, bytes) else entry
-    parts = text.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit() \
-            or len(parts[1]) != 16:
-        return None
-    return parts[1]
-
-
-class _Vanished(Exception):
-    """A block key named by the map was gone when read (overwritten meanwhile?)."""
-
-    def __init__(self, index: int, key: str) -> None:
-        super().__init__(index, key)
-        self.index, self.key = index, key
-
-
-@dataclass(frozen=True)
-class BlockInfo:
-    """What one data block holds, for the inode inspector."""
-
-    index: int
-    key: str
-    codec: str
-    stored_bytes: int
-    raw_bytes: int
-    entry: str = ""  # the map entry: <epoch>.<id>.<stored_len>
-
-
 class DataOps:
     """Read/write/truncate, mixed into FileSystem."""
 
@@ -92,8 +63,12 @@ class DataOps:
     def block_key(self, block_id: str) -> str:
         return block_key(self.pool, block_id)
 
-    def _free(self, freed: list[bytes]) -> None:  # provided by FileSystem
-        raise NotImplementedError
+    def _free(self, freed: list[bytes]) -> None:
+        """UNLINK pool blocks a script dropped that nobody else references.  A failure
+        only leaves garbage for the GC, so it is not the caller's error."""
+        if freed:
+            with contextlib.suppress(redis.RedisError):
+                self._calls.execute("UNLINK", *freed)
 
     def _new_id(self) -> str:
         """8 hex of unix seconds (Redis's clock: the write script and GC judge it) + 8
@@ -106,7 +81,7 @@ class DataOps:
 
     def _load(self, ino: int, indices: list[int], entries: list[bytes | None]
               ) -> list[bytes | None]:
-        """The stored blocks the map entries name (None for a hole); raises _Vanished
+        """The stored blocks the map entries name (None for a hole); raises Vanished
         for a block key that is gone."""
         keys: list[tuple[int, str]] = []
         for index, entry in zip(indices, entries, strict=True):
@@ -124,7 +99,7 @@ class DataOps:
         found: dict[int, bytes] = {}
         for (index, key), value in zip(keys, values, strict=True):
             if value is None:
-                raise _Vanished(index, key)
+                raise Vanished(index, key)
             found[index] = value
         return [found.get(i) for i in indices]
 
@@ -211,7 +186,7 @@ class DataOps:
                 continue
             try:
                 return [result[0], *self._load(ino, indices, result[1])]
-            except _Vanished as gone:
+            except Vanished as gone:
                 entry = result[1][gone.index - first]
                 if vanished is not None and vanished[:2] == (gone.index, gone.key) \
                         and vanished[2] == entry:
@@ -280,7 +255,7 @@ class DataOps:
                 expected.update((i, e or b"") for i, e in zip(to_read, entries, strict=True))
                 try:
                     old.update(zip(to_read, self._load(ino, to_read, entries), strict=True))
-                except _Vanished:
+                except Vanished:
                     continue  # overwritten meanwhile: read again
             args: list[object] = []
             blocks: list[tuple[str, bytes]] = []
@@ -365,7 +340,7 @@ class DataOps:
                     entry = self.client.hget(self.keys.block_map(ino), index)
                 try:
                     stored = self._load(ino, [index], [entry])[0]
-                except _Vanished:
+                except Vanished:
                     continue
                 expected = entry or b""
                 new_block = self._store(self._encode(codec.decode(stored, bs)[:tail]), blocks)
@@ -383,28 +358,4 @@ class DataOps:
 
     def block_infos(self, ino: int, limit: int = 10_000) -> list[BlockInfo]:
         """Every block of a file with its map entry, codec and sizes (the inspector)."""
-        with translated():
-            size = int(self.client.hget(self.keys.inode(ino), "size") or 0)
-            count = min((size + self.block_size - 1) // self.block_size, limit)
-            entries = self.client.hmget(self.keys.block_map(ino), list(range(count))) \
-                if count else []
-            ids = [entry_id(e) if e else None for e in entries]
-            keys = [self.block_key(i) for i in ids if i]
-            values = iter(self.client.mget(keys) if keys else [])
-        infos = []
-        for index, (entry, block_id) in enumerate(zip(entries, ids, strict=True)):
-            text = (entry or b"").decode(errors="replace")
-            if entry is None:
-                infos.append(BlockInfo(index, "", "hole", 0, 0))
-            elif block_id is None:
-                infos.append(BlockInfo(index, "", "damaged entry", 0, -1, text))
-            else:
-                stored = next(values)
-                key = self.block_key(block_id)
-                if stored is None:
-                    infos.append(BlockInfo(index, key, "missing", 0, -1, text))
-                    continue
-                raw_len = codec.raw_length(stored, self.block_size)  # -1: damaged
-                infos.append(BlockInfo(index, key, codec.codec_name(stored), len(stored),
-                                       raw_len, text))
-        return infos
+        return block_infos(self, ino, limit)

@@ -8,7 +8,6 @@ hosts need no shared mutex and a crash never leaves half an operation behind.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -160,13 +159,6 @@ class FileSystem(DataOps, XattrOps, PlainOps):
         reply, freed = reply
         self._free(freed)
         return reply
-
-    def _free(self, freed: list[bytes]) -> None:
-        """UNLINK pool blocks a script dropped that nobody else references.  A failure
-        only leaves garbage for the GC, so it is not the caller's error."""
-        if freed:
-            with contextlib.suppress(redis.RedisError):
-                self._calls.execute("UNLINK", *freed)
 
     def _run_read(self, script_name: str, *args: object) -> object:
         """Run a script that only reads with EVALSHA_RO (Redis 7), so a read-only ACL

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from .attrs import ROOT_INO, Attr, parse_attr, valid_mode
-from .data import entry_id
+from .blockmap import entry_id
 from .errors import FsError, translated
 from .fs import FileSystem
 from .keys import BLOCK_MAP, INODE, SESSION

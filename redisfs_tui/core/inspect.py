@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import redis
 
 from . import codec
-from .data import BlockInfo, entry_id
+from .blockmap import BlockInfo, entry_id
 from .errors import translated
 from .fs import FileSystem
 

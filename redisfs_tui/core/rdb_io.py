@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from ..rdb import RdbEntry, RdbError, read_rdb, write_rdb
-from .data import entry_id
+from .blockmap import entry_id
 from .errors import FsError, translated
 from .keys import Keys, block_key, parse_block_key, prefix_of_superblock
 from .upgrade import upgrade

@@ -28,7 +28,7 @@ from .keys import (
     pool_pattern,
     prefix_of_superblock,
 )
-from .pool import exclusive_blocks, members, unlink_keys
+from .pool import exclusive_blocks, gc, members, unlink_keys
 
 if TYPE_CHECKING:
     from .fs import FileSystem
@@ -168,6 +168,8 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
     if pool and not members(client, pool.decode(errors="replace")):
         unlink_keys(client, list(client.scan_iter(match=pool_pattern(pool.decode()),
                                                   count=batch)))  # the last one: all of it
+    elif pool:
+        gc(client, pool.decode(errors="replace"))  # what only it still referenced
     return removed
 
 
