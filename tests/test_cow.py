@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -339,3 +341,78 @@ def test_a_user_without_the_pool_keys_is_told_what_to_grant(client: redis.Redis,
         access.check_access(user, fs.keys, read_only=True, user="nopool")
     finally:
         client.execute_command("ACL", "DELUSER", "nopool")
+
+
+def test_restore_shares_blocks_and_refuses_a_mounted_target(client: redis.Redis,
+                                                            fs: FileSystem) -> None:
+    made = _files(fs, 3, fs.block_size + 1)
+    snap.snapshot(client, fs.prefix, fs.prefix + ".s")
+    fs.write(fs.lookup(ROOT_INO, "f0").ino, 0, b"changed after the snapshot")
+    blocks = pool_keys(client, fs.pool)
+    session = fs.keys.mount("live")
+    client.hset(session, mapping={"host": "h", "pid": 1, "mountpoint": "/mnt/x",
+                                  "heartbeat": repr(time.time())})
+    with pytest.raises(FsError) as info:
+        snap.restore(client, fs.prefix + ".s", fs.prefix)
+    assert info.value.errno == errno.EBUSY
+    client.delete(session)
+    snap.restore(client, fs.prefix + ".s", fs.prefix)
+    back, copy = FileSystem(client, fs.prefix), FileSystem(client, fs.prefix + ".s")
+    assert back.pool == copy.pool == fs.pool
+    assert pool_keys(client, fs.pool) < blocks  # the changed block went, nothing was copied
+    for name, data in made.items():
+        assert back.read(back.lookup(ROOT_INO, name).ino, 0, len(data) + 1) == data
+    back.write(back.lookup(ROOT_INO, "f1").ino, 0, b"restored, then changed")
+    assert copy.read(copy.lookup(ROOT_INO, "f1").ino, 0, 8) == made["f1"][:8]
+    assert_consistent(back)
+    assert_consistent(copy)
+
+
+def test_gc_stands_back_while_a_snapshot_runs(client: redis.Redis, fs: FileSystem) -> None:
+    _files(fs, 2, 100)
+    stale_id = f"{int(time.time()) - 3600:08x}{os.urandom(4).hex()}"
+    client.set(fs.block_key(stale_id), b"Rlost")
+    src, dst = Keys(fs.prefix), Keys(fs.prefix + ".s")
+    client.evalsha(fs._s.snap_begin.sha, 2, src.superblock, dst.superblock, src.base,
+                   dst.base, time.time_ns(), "u", "snapshot", fs.prefix)
+    result = pool.gc(client, fs.pool)
+    assert "snapshot" in result.aborted and result.deleted == 0
+    assert client.exists(fs.block_key(stale_id))
+    fsck.repair(fs, [p for p in fsck.check(fs) if p.kind != "unreferenced-blocks"])
+    client.hset(src.superblock, "snap_beat", int(time.time()) - 120)
+    problems = fsck.check(fs)
+    assert [p.kind for p in problems] == ["stale-snapshot"]  # the GC still stands back
+    fsck.repair(fs, problems)
+    assert not client.exists(dst.superblock) and "snap_to" not in fs.superblock()
+    problems = fsck.check(fs)
+    assert [p.kind for p in problems] == ["unreferenced-blocks"]
+    fsck.repair(fs, problems)
+    assert not client.exists(fs.block_key(stale_id)) and fsck.check(fs) == []
+
+
+def test_a_stalled_writer_cannot_commit_an_old_block_id(client: redis.Redis,
+                                                        fs: FileSystem) -> None:
+    """GC deletes unreferenced blocks older than 10 minutes; the write script refuses ids
+    older than 5, so a block the GC may have judged is never committed."""
+    f = fs.create(ROOT_INO, "f", 0o644, open_handle=False).ino
+    fs.write(f, 0, b"before")
+    fs._clock_skew = -400.0  # ids made as if the writer had stalled for 400 s
+    with pytest.raises(FsError) as info:
+        fs.write(f, 0, b"after")
+    assert info.value.errno == errno.ETIMEDOUT
+    fs._clock_skew = 0.0
+    assert fs.read(f, 0, 10) == b"before"
+    assert len(pool_keys(client, fs.pool)) == 1  # the refused block was deleted again
+
+
+def test_snapshot_cli_upgrade_and_gc(redis_server, client: redis.Redis, prefix: str) -> None:
+    _v1_tree(client, prefix)
+    cmd = [sys.executable, "-m", "redisfs_tui.cli.snapshot", "--url", redis_server.url]
+    done = subprocess.run([*cmd, f"--upgrade={prefix}"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and "upgraded" in done.stdout and "5 blocks" in done.stdout
+    done = subprocess.run([*cmd, f"--gc={prefix}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "5 referenced, 0 deleted" in done.stdout, done.stdout
+    done = subprocess.run([*cmd, "--gc=nope"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no format 2 filesystem" in done.stderr
+    assert "Traceback" not in done.stderr

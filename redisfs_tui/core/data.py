@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ WRITE_CHUNK = 4 * 1024 * 1024  # bytes per write script call
 MAX_RETRIES = 20
 HUGE_READ_BLOCKS = 1024  # a read spanning more blocks first asks the file size
 STAMP = ("mode", "size", "mtime", "ctime")  # what any change of a file's data moves
+# an errno reply of write.lua / truncate.lua (fail(...)): all come before their first write
+REFUSAL = re.compile(r"^E(?!RR\b|XECABORT\b)[A-Z]+\b")
 
 
 # (mtime in ns, size): what a file's data looked like at one moment.  Write and truncate
@@ -306,7 +309,8 @@ class DataOps:
                     reply = exc
         failed = next((r for r in replies[:-1] if isinstance(r, Exception)), None)
         if isinstance(reply, Exception) or failed is not None or not reply[0]:
-            if failed is not None or not isinstance(reply, Exception):
+            if failed is not None or not isinstance(reply, Exception) \
+                    or REFUSAL.match(str(reply)):
                 # refused before writing anything; after any other error the script may
                 # have stored entries naming them (Redis does not roll back): GC's job
                 self._free([key.encode() for key, _ in blocks])
