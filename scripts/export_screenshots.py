@@ -47,6 +47,9 @@ def prepare(client: redis.Redis) -> None:
     edit.write(ino, 0, b"# Roadmap\n\n- snapshots every hour\n")
     edit.release(ino)
     edit.chmod(edit.resolve("/etc/atlas.toml").ino, 0o644)
+    make = edit.resolve("/Makefile")  # a changed file: enter in the diff shows its text diff
+    text = bytes(edit.read(make.ino, 0, make.size)).replace(b"pytest -q", b"pytest -q -x")
+    edit.write(make.ino, 0, text + b"\nlint:\n\truff check .\n")
     client.hset(edit.keys.inode(edit.resolve("/Makefile").ino), "nlink", 3)
     client.hset(edit.keys.dirents(edit.resolve("/src").ino), "ghost.py", 99999)
 
@@ -106,6 +109,15 @@ async def diff(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def file_diff(pilot: Pilot) -> None:
+    await diff(pilot)
+    table = pilot.app.screen.query_one("#diff-table")
+    table.move_cursor(row=table.get_row_index("/Makefile"))
+    await pilot.press("enter")
+    await until(pilot, lambda: getattr(pilot.app.screen, "lines", None))
+    await settle(pilot)
+
+
 SHOTS: list[tuple[str, str | None, str | None, Step]] = [
     ("browser", "demo", None, browse("/", "README.md")),
     ("preview-source", "demo", None, browse("/src/atlas", "main.py")),
@@ -117,6 +129,7 @@ SHOTS: list[tuple[str, str | None, str | None, Step]] = [
     ("confirm-delete", "demo", None, browse("/docs", "design.md", ("d",))),
     ("filesystems", None, "filesystems", keys()),
     ("diff", None, "filesystems", diff),
+    ("file-diff", None, "filesystems", file_diff),
     ("server", None, "server", keys()),
     ("mounts", None, "mounts", keys()),
     ("fsck", None, "fsck", fsck),

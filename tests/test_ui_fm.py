@@ -45,6 +45,19 @@ async def fill_form(pilot: Pilot, value: str) -> None:
     await pilot.press("enter")
 
 
+async def form_back(pilot: Pilot, value: str, *words: str) -> None:
+    """The form is (again) on screen with ``value`` typed and an error holding ``words``."""
+    app = pilot.app
+
+    def shown() -> bool:
+        if not isinstance(app.screen, FormModal):
+            return False
+        error = str(app.screen.query_one("#form-error", Label).content)
+        return app.screen.query_one(Input).value == value and all(w in error for w in words)
+
+    await wait_for(pilot, shown, what=f"form with {value!r} and {words}")
+
+
 def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis,
                                                fs: FileSystem, tmp_path: Path):
     d = fs.mkdir(ROOT_INO, "d", 0o755).ino
@@ -76,7 +89,7 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         assert not exists(fs, "/d") and not exists(fs, "/b.txt")
         await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
 
-        await pilot.press("v")  # everything shown
+        await pilot.press("asterisk")  # everything shown
         await wait_for(pilot, lambda: "2 selected" in status(app), what="2 selected")
         await pilot.press("o")
         await fill_form(pilot, str(tmp_path))
@@ -86,7 +99,7 @@ def test_multi_select_bulk_delete_and_copy_out(redis_server, client: redis.Redis
         assert "2 entries" in done and "2 files" in done
         assert (tmp_path / "a.txt").read_bytes() == b"a.txt"
         assert (tmp_path / "c.txt").read_bytes() == b"c.txt"
-        await pilot.press("v")  # all were selected: v clears
+        await pilot.press("asterisk")  # all were selected: * clears
         await wait_for(pilot, lambda: "selected" not in status(app), what="none selected")
         await settle(pilot)
 
@@ -124,12 +137,25 @@ def test_rename_with_a_path_moves_and_move_key_moves_the_selection(
         await wait_for(pilot, lambda: "invalid name" in str(
             app.screen.query_one("#form-error", Label).content), what="form error")
         await pilot.press("escape")
-        # a missing directory is an error naming the path; nothing moves
+        # a missing directory is an error naming the path; nothing moves, and the form
+        # comes back with the input and the error
         await pilot.press("r")
         await fill_form(pilot, "nowhere/x")
         await wait_for(pilot, lambda: any("/nowhere" in n and "No such file" in n
                                           for n in notifications(app)), what="refusal")
+        await form_back(pilot, "nowhere/x", "/nowhere", "No such file")
+        await pilot.press("escape")
         assert exists(fs, "/c.txt")
+        # a name that exists: refused (never replaced), the rename form comes back
+        put(fs, ROOT_INO, "taken.txt", b"t")
+        await pilot.press("r")
+        await fill_form(pilot, "taken.txt")
+        await form_back(pilot, "taken.txt", "taken.txt", "exists")
+        await pilot.press("escape")
+        assert fs.resolve("/c.txt").size == 5 and fs.resolve("/taken.txt").size == 1
+        fs.unlink(ROOT_INO, "taken.txt")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: names(app) == ["sub", "c.txt"], what="reloaded")
         # M moves the selection; a directory below itself is refused by name
         await pilot.press("home", "space", "space")  # sub and c.txt
         await pilot.press("M")
@@ -139,6 +165,12 @@ def test_rename_with_a_path_moves_and_move_key_moves_the_selection(
         note = next(n for n in notifications(app) if "into itself" in n)
         assert note.startswith("Moved 1 of 2 entries to /sub/inner") and "sub:" in note
         assert fs.lookup(inner, "c.txt").ino and exists(fs, "/sub/inner")
+        # nothing moved at all: the form comes back saying why
+        await pilot.press("home")
+        await pilot.press("M")
+        await fill_form(pilot, "/sub/inner")
+        await form_back(pilot, "/sub/inner", "Nothing moved", "into itself")
+        await pilot.press("escape")
         await settle(pilot)
 
     run(app, scenario)
@@ -180,12 +212,16 @@ def test_copy_within_keeps_data_holes_links_and_refuses_itself(
         await fill_form(pilot, "src/inside")
         await wait_for(pilot, lambda: any("cannot copy src into itself" in n
                                           for n in notifications(app)), what="refusal")
+        await form_back(pilot, "src/inside", "cannot copy src into itself")
+        await pilot.press("escape")
         assert not exists(fs, "/src/inside")
         # an existing name is never replaced (a directory receives the entry by its name)
         await pilot.press("C")
         await fill_form(pilot, "/")
         await wait_for(pilot, lambda: any("/src already exists" in n
                                           for n in notifications(app)), what="exists")
+        await form_back(pilot, "/", "/src already exists")
+        await pilot.press("escape")
         await settle(pilot)
 
     run(app, scenario)
@@ -332,27 +368,29 @@ def test_find_by_name_across_the_tree_and_go_to_a_path(redis_server, client: red
                        what="jump")
         assert app.browser.entry_list.current.name == "Report-2024.txt"
 
-        await pilot.press("g")
+        await pilot.press("ctrl+g")  # go to path
         await fill_form(pilot, "/alpha/other")
         await wait_for(pilot, lambda: app.browser.path == "/alpha" and names(app))
         await wait_for(pilot, lambda: app.browser.entry_list.current.name == "other")
-        await pilot.press("g")
+        await pilot.press("colon")  # go to path
         await fill_form(pilot, "beta")  # relative to /alpha
         await wait_for(pilot, lambda: app.browser.path == "/alpha/beta" and names(app))
         # a name that only arrives with the last page of a big directory is still selected
         pages = list(fs.readdir(a, page_size=1000))
         assert len(pages) > 1
         late = pages[-1][-1][0].decode()
-        await pilot.press("g")
+        await pilot.press("ctrl+g")  # go to path
         await fill_form(pilot, f"/alpha/{late}")
         await wait_for(pilot, lambda: app.browser.path == "/alpha"
                        and not app.browser.entry_list.is_loading, what="big listing")
         await wait_for(pilot, lambda: app.browser.entry_list.current.name == late,
                        what=f"{late} selected")
-        await pilot.press("g")
+        await pilot.press("colon")  # go to path
         await fill_form(pilot, "/nope")
         await wait_for(pilot, lambda: any("/nope" in n for n in notifications(app)),
                        what="error naming the path")
+        await form_back(pilot, "/nope", "/nope", "No such file")  # and the form again
+        await pilot.press("escape")
         assert app.browser.path == "/alpha"  # unchanged by the error
         await settle(pilot)
 

@@ -134,3 +134,47 @@ def test_launch_refuses_a_directory_with_files_unless_nonempty(redis_server, fs:
     finally:
         while is_mounted(where):  # the daemons end once unmounted
             subprocess.run(["fusermount3", "-uz", str(where)], check=False)
+
+
+def test_mount_form_nonempty_switch(redis_server, client, fs: FileSystem, tmp_path: Path,
+                                    monkeypatch):
+    """A directory with files is refused (the form comes back, naming it) until the
+    form's nonempty switch is ticked; then the daemon gets ``-o nonempty``."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    fs.mkdir(ROOT_INO, "from-redis", 0o755)
+    where = tmp_path / "busy"
+    where.mkdir()
+    (where / "local-file").write_text("hidden while mounted")
+    app = make_app(redis_server.url, client, prefix=fs.prefix, tab="mounts")
+    launched = []
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        launched.append(app.query_one(MountsView).launched)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="mount form")
+        app.screen.query_one("#field-mountpoint").value = str(where)
+        await settle(pilot, 1)
+        await pilot.click("#submit")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and "not empty" in
+                       text_of(app.screen.query_one("#form-error", Static)), what="refusal")
+        form = app.screen
+        assert str(where) in text_of(form.query_one("#form-error", Static))
+        assert form.query_one("#field-mountpoint").value == str(where)  # the input kept
+        assert not is_mounted(where)
+        form.query_one("#field-nonempty").value = True
+        await settle(pilot, 1)
+        await pilot.click("#submit")
+        await wait_for(pilot, lambda: is_mounted(where), timeout=20, what="mounted")
+        assert os.listdir(where) == ["from-redis"]
+
+    try:
+        run(app, scenario)
+    finally:
+        if is_mounted(where):
+            unmount(where)
+        for mount in [m for group in launched for m in group]:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                mount.process.wait(10)
+    assert not is_mounted(where)
+    assert os.listdir(where) == ["local-file"]

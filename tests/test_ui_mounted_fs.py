@@ -121,6 +121,10 @@ def test_restore_onto_a_mounted_filesystem_is_refused(redis_server, client, fs, 
         await wait_for(pilot, lambda: any("Restoring into it is refused" in n
                                           for n in notifications(app)), what="refusal")
         assert not isinstance(app.screen, ConfirmModal)
+        # the restore form is back, saying where it is mounted
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and "is mounted" in
+                       str(app.screen.query_one("#form-error").content), what="form again")
+        await pilot.press("escape")
         # and the last check in the worker, for a mount that starts after the first one
         monkeypatch.setattr(filesystems_view, "live_mounts", lambda *a, **k: [])
         select(app, snap)
@@ -131,6 +135,8 @@ def test_restore_onto_a_mounted_filesystem_is_refused(redis_server, client, fs, 
         await pilot.press("y")
         await wait_for(pilot, lambda: any("restore refused" in n for n in notifications(app)))
         assert fs.read(ino, 0, 10) == b"v2"
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="form again")
+        await pilot.press("escape")
 
     try:
         run(app, scenario)

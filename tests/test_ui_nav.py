@@ -47,10 +47,46 @@ def test_every_table_tree_and_pane_has_the_same_keys(redis_server, client, fs):
                                "mounts": "4", "fsck": "5"}[tab])
             await settle(pilot, 1)
         widgets = [*app.query(DataTable), *app.query(Tree), app.query_one("#server-scroll"),
-                   app.query_one("#preview"), app.query_one("#inspector")]
+                   app.query_one("#preview"), app.query_one("#inspector"),
+                   app.query_one("#entries")]
         for widget in widgets:
             missing = NAV_KEYS - keys_of(widget)
             assert not missing, f"{widget!r} lacks {sorted(missing)}"
+
+    run(app, scenario)
+
+
+def test_browser_listing_and_find_results_navigation_and_go_to_path(
+        redis_server, client: redis.Redis, fs: FileSystem):
+    """g/G/Home/End mean top/bottom in the listing too; go to path is ctrl+g or ':'."""
+    from redisfs_tui.ui.find_screen import FindScreen
+
+    for n in range(5):
+        fs.release(fs.create(ROOT_INO, f"file{n}", 0o644).ino)
+    app = make_app(redis_server.url, client, prefix=fs.prefix)
+
+    async def scenario(pilot: Pilot) -> None:
+        lst = app.browser.entry_list
+        await wait_for(pilot, lambda: len(lst.shown) == 5, what="listing")
+        lst.focus()
+        await walk(pilot, lambda: lst.cursor, 4)
+        assert not isinstance(app.screen, FormModal)  # g moved, it opened nothing
+        for key in ("ctrl+g", "colon"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what=key)
+            assert app.screen.title_text == "Go to"
+            await pilot.press("escape")
+            await settle(pilot, 1)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindScreen))
+        await pilot.press(*"file", "enter")
+        await wait_for(pilot, lambda: len(app.screen.found) == 5, what="results")
+        await settle(pilot, 1)
+        results = app.screen.query_one("#find-results")
+        results.focus()
+        results.highlighted = 0
+        await walk(pilot, lambda: results.highlighted, 4)
+        await pilot.press("escape")
 
     run(app, scenario)
 

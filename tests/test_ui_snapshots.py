@@ -246,4 +246,5 @@ def test_stored_diff_images_show_the_differences(path: Path):
                      "metadata /etc/atlas.toml"):
         assert expected in text
     assert "still comparing" not in text
-    assert re.search(r"\d+ added, .*\d+ removed +Esc closes", text), "no diff summary"
+    assert re.search(r"\d+ added, .*\d+ removed +Enter shows the row.* +Esc closes", text), \
+        "no diff summary"

@@ -17,6 +17,7 @@ from .common import (
     run_main,
     spec_from_args,
 )
+from .secret_argv import hide_password
 
 PROGRAM = "redisfs-snapshot"
 
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the real command line: no password may stay in it (ps)
+        argv = hide_password(sys.argv[1:], "redisfs_tui.cli.snapshot", PROGRAM)
     args = build_parser().parse_args(argv)
 
     def body() -> int:

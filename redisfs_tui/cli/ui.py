@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from .common import (
     run_main,
     spec_from_args,
 )
+from .secret_argv import hide_password
 
 PROGRAM = "redisfs-ui"
 
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the real command line: no password may stay in it (ps)
+        argv = hide_password(sys.argv[1:], "redisfs_tui.cli.ui", PROGRAM)
     args = build_parser().parse_args(argv)
 
     def body() -> int:

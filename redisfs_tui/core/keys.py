@@ -163,3 +163,49 @@ local function pool_block(pool, id)
 end
 local function skey(sid) return P .. '{SESSION}:' .. sid end
 """
+
+
+# -- the original C redisfs (read only, by core/legacy) ------------------------------------
+LEGACY_ROOT = -99  # the C code's inode number of "/"
+LEGACY_FIELDS = (b"NAME", b"TYPE", b"MODE", b"UID", b"GID", b"SIZE", b"DATA", b"ATIME",
+                 b"CTIME", b"MTIME", b"TARGET", b"LINK")
+_LEGACY_KEY_RE = re.compile(rb"^(?:INODE:(-?\d+):([A-Z]+)|DIRENT:(-?\d+)|GLOBAL:INODE)$")
+
+
+class LegacyKeys:
+    """Key names of a tree written by the C redisfs: ``P:INODE:<n>:<FIELD>`` strings,
+    ``P:DIRENT:<n>`` sets of child inode numbers and the ``P:GLOBAL:INODE`` counter.
+    Its prefix was any text (no hash tag), so it is kept as bytes."""
+
+    def __init__(self, prefix: str | bytes) -> None:
+        raw = prefix.encode() if isinstance(prefix, str) else prefix
+        if not raw or b"\0" in raw:
+            raise ValueError(f"invalid C redisfs prefix {prefix!r}")
+        self.prefix = raw
+        self.base = raw + b":"
+        self.global_inode = self.base + b"GLOBAL:INODE"
+
+    def field(self, ino: int, name: bytes) -> bytes:
+        return self.base + b"INODE:%d:" % ino + name
+
+    def dirent(self, ino: int) -> bytes:
+        return self.base + b"DIRENT:%d" % ino
+
+    def scan_pattern(self) -> bytes:
+        """SCAN MATCH pattern for every key of the tree (glob characters escaped)."""
+        return re.sub(rb"([\\*?\[\]])", rb"\\\1", self.base) + b"*"
+
+    def parse(self, key: bytes) -> tuple[str, int, bytes] | None:
+        """("inode", n, FIELD), ("dirent", n, b"") or ("global", 0, b""); None: not ours."""
+        if not key.startswith(self.base):
+            return None
+        match = _LEGACY_KEY_RE.match(key[len(self.base):])
+        if match is None:
+            return None
+        if match.group(1) is not None:
+            if match.group(2) not in LEGACY_FIELDS:
+                return None
+            return "inode", int(match.group(1)), match.group(2)
+        if match.group(3) is not None:
+            return "dirent", int(match.group(3)), b""
+        return "global", 0, b""

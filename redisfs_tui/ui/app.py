@@ -163,10 +163,11 @@ class RedisFsApp(App[None]):
         if action:
             getattr(self.view(tab), f"action_{action}")()
 
-    def open_browser(self, prefix: str, path: str = "/") -> None:
+    def open_browser(self, prefix: str, path: str = "/", select: str | None = None) -> None:
+        """Show ``prefix`` at directory ``path`` in the browser, ``select`` under the cursor."""
         self.current_prefix = prefix
         self.action_show_tab("browser")
-        self.browser.open_filesystem(prefix, path)
+        self.browser.open_filesystem(prefix, path, select)
 
     def filesystem_deleted(self, prefix: str) -> None:
         if self.browser.fs is not None and self.browser.fs.prefix == prefix:

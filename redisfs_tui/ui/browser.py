@@ -47,7 +47,7 @@ class BrowserView(BrowserOps):
         Binding("s", "cycle_sort", "Sort", id="browser.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="browser.reverse"),
         Binding("f", "find", "Find", show=False, id="browser.find"),
-        Binding("g", "goto", "Go to", show=False, id="browser.goto"),
+        Binding("ctrl+g,colon", "goto", "Go to", show=False, id="browser.goto"),
         Binding("i", "toggle_inspector", "Inspect", id="browser.inspect"),
         Binding("n", "mkdir", "New dir", id="browser.mkdir"),
         Binding("r,f2", "rename", "Rename", id="browser.rename"),
@@ -101,19 +101,19 @@ class BrowserView(BrowserOps):
         self.entry_list.focus()
 
     # -- opening and loading -------------------------------------------------------
-    def open_filesystem(self, prefix: str, path: str = "/") -> None:
-        self._open_worker(prefix, path)
+    def open_filesystem(self, prefix: str, path: str = "/", select: str | None = None) -> None:
+        self._open_worker(prefix, path, select)
 
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
           name="Open filesystem")
-    def _open_worker(self, prefix: str, path: str) -> None:
+    def _open_worker(self, prefix: str, path: str, select: str | None = None) -> None:
         fs = FileSystem(self.rfs.client, prefix)
-        self.app.call_from_thread(self._opened, fs, path)
+        self.app.call_from_thread(self._opened, fs, path, select)
 
-    def _opened(self, fs: FileSystem, path: str) -> None:
+    def _opened(self, fs: FileSystem, path: str, select: str | None = None) -> None:
         self.fs = fs
         self.rfs.current_prefix = fs.prefix
-        self.navigate(path)
+        self.navigate(path, select)
 
     def close_filesystem(self) -> None:
         """Forget the filesystem (deleted, or another server)."""
@@ -245,8 +245,12 @@ class BrowserView(BrowserOps):
         loaded = len(lst.entries)
         parts = [f"{loaded:,} of {self.total:,} loaded" if lst.is_loading and self.total
                  else f"{len(lst.entries):,} {'entry' if len(lst.entries) == 1 else 'entries'}"]
-        if lst.marked:
-            parts.append(f"{len(lst.marked):,} selected (space toggles, v all, esc clears)")
+        if lst.visual_anchor is not None:
+            parts.append(f"{len(lst.marked):,} selected · RANGE: move to extend, v ends, "
+                         "esc clears")
+        elif lst.marked:
+            parts.append(f"{len(lst.marked):,} selected (space toggles, v range, * all, "
+                         "esc clears)")
         if lst.filter_text:
             parts.append(f"filter {lst.filter_text!r}: {len(lst.shown):,} match")
         parts.append(f"sorted by {lst.sort_key.value} {'↓' if lst.reverse else '↑'}")
@@ -271,8 +275,9 @@ class BrowserView(BrowserOps):
 
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
           name="Go to")
-    def _go_worker(self, where: str) -> None:
-        """Show ``where``: a directory is opened, anything else selected in its own."""
+    def _go_worker(self, where: str, typed: str | None = None) -> None:
+        """Show ``where``: a directory is opened, anything else selected in its own.
+        Typed in the go-to form (``typed``), a failure brings the form back."""
         assert self.fs is not None
         where = posixpath.normpath(where)
         if where.startswith("//"):
@@ -280,6 +285,9 @@ class BrowserView(BrowserOps):
         try:
             attr = self.fs.resolve(where)
         except FsError as exc:
+            if typed is not None:  # the form again, with the input (and the notification)
+                self.app.call_from_thread(self.action_goto, typed,
+                                          f"{where}: {exc.strerror}")
             raise FsError(exc.errno, f"{where}: {exc.strerror}") from exc
         if attr.is_dir:
             self.app.call_from_thread(self.navigate, where)
@@ -287,14 +295,17 @@ class BrowserView(BrowserOps):
             parent, name = posixpath.split(where)
             self.app.call_from_thread(self.navigate, parent or "/", name)
 
-    def action_goto(self) -> None:
+    def action_goto(self, path: str | None = None, error: str = "") -> None:
+        """The go-to form; after a failure it comes back with the input and the error."""
         if self.fs is None:
             self.notify("Open a filesystem first (Filesystems tab).", severity="warning")
             return
         form = FormModal("Go to", [Field("path", "Path (absolute, or relative to "
-                                               f"{self.path})", self.path)], "Go")
+                                               f"{self.path})",
+                                         self.path if path is None else path)], "Go",
+                         error=error)
         self.app.push_screen(form, lambda v: v and v["path"] and self._go_worker(
-            posixpath.join(self.path, str(v["path"]))))
+            posixpath.join(self.path, str(v["path"])), str(v["path"])))
 
     def action_find(self) -> None:
         if self.fs is None:
@@ -308,6 +319,9 @@ class BrowserView(BrowserOps):
 
     def action_select_all(self) -> None:
         self.entry_list.action_mark_all()
+
+    def action_select_range(self) -> None:
+        self.entry_list.action_visual()
 
     @on(EntryList.MarksChanged)
     def marks_changed(self) -> None:
@@ -369,7 +383,8 @@ class BrowserView(BrowserOps):
             self._status()
         elif self.app.focused is not self.entry_list and not self.rfs.job_bar.busy:
             self.entry_list.focus()  # back from the preview pane
-        elif self.entry_list.marked and not self.rfs.job_bar.busy:
+        elif (self.entry_list.marked or self.entry_list.visual_anchor is not None) \
+                and not self.rfs.job_bar.busy:
             self.entry_list.clear_marks()
         else:
             self.rfs.action_cancel_job()

@@ -1,4 +1,5 @@
-"""File operations of the browser: new dir, rename, delete, chmod, copy out and in.
+"""File operations of the browser: new dir, delete, chmod, du, $PAGER/$EDITOR (rename,
+move and copy within: :mod:`.browser_move`; copy out and in: :mod:`.browser_copy`).
 
 Every change asks first (a modal), runs in a thread worker and reloads the
 listing; deleting a tree and copying are jobs with progress and Cancel.
@@ -16,55 +17,22 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import SuspendNotSupported
 
-from ..core import RENAME_NOREPLACE, FileSystem, FsError
-from ..core.fs import encode_name
+from ..core import FileSystem, FsError
 from . import fmt
+from .browser_move import MoveOps, check_name
 from .confirm import ConfirmModal
 from .entries import Entry
 from .external import command, fetch, store_back
 from .form import Field, FormModal
 from .job_bar import JobHandle
-from .remote_copy import Source, destination, move
-from .remote_copy import copy as copy_within
-from .transfer import (
-    TransferCancelled,
-    TransferResult,
-    copy_in,
-    copy_out,
-    local_conflicts,
-    plan_remote,
-    remove_tree,
-)
+from .transfer import TransferCancelled, remove_tree
 from .usage import Usage, disk_usage
-from .view import View
 
 if TYPE_CHECKING:
     from .entry_list import EntryList
 
 
-def check_name(value: str) -> str | None:
-    try:
-        encode_name(value)
-    except OSError as exc:
-        return f"invalid name: {exc.strerror}"
-    return None
-
-
-def check_path(value: str) -> str | None:
-    """A name, or a path whose every component is a valid name."""
-    if not value.strip():
-        return "give a name or a path"
-    if "/" not in value:
-        return check_name(value)
-    for part in value.split("/"):
-        if part and part not in (".", ".."):
-            problem = check_name(part)
-            if problem:
-                return problem
-    return None
-
-
-class BrowserOps(View):
+class BrowserOps(MoveOps):
     """Actions on the entry under the cursor; BrowserView provides the state."""
 
     fs: FileSystem | None
@@ -106,105 +74,6 @@ class BrowserOps(View):
         self.fs.mkdir(parent, name, 0o755, os.getuid(), os.getgid())
         self.app.call_from_thread(self.notify, f"Created {name}/")
         self.app.call_from_thread(self.reload, name)
-
-    # -- rename, move and copy inside the filesystem -------------------------------------
-    def action_rename(self) -> None:
-        entry = self._ready()
-        if not entry:
-            return
-        form = FormModal(f"Rename {entry.name}",
-                         [Field("name", "New name or path", entry.name, validate=check_path)],
-                         "Rename",
-                         note="A name renames in place; a path with '/' (absolute, or "
-                              "relative to this directory) moves it, into a directory that "
-                              "exists or under a new name.")
-        self.app.push_screen(form, lambda v: self._rename_answer(entry, v))
-
-    def _rename_answer(self, entry: Entry, values: dict | None) -> None:
-        if not values or values["name"] == entry.name:
-            return
-        new = str(values["name"])
-        if "/" in new:
-            self._move_worker([entry], new, self.dir_ino, self.path)
-        else:
-            self._rename_worker(self.dir_ino, entry.raw, new)
-
-    @work(thread=True, exit_on_error=False, name="Rename")
-    def _rename_worker(self, parent: int, old: bytes, new: str) -> None:
-        assert self.fs is not None
-        self.fs.rename(parent, old, parent, new, RENAME_NOREPLACE)
-        self.app.call_from_thread(self.notify, f"Renamed {fmt.decode_name(old)} to {new}")
-        self.app.call_from_thread(self.reload, new)
-
-    def _where_form(self, verb: str, targets: list[Entry]) -> FormModal:
-        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} selected entries"
-        label = ("Directory (or, for one entry, a new path)" if len(targets) == 1
-                 else "Directory")
-        return FormModal(f"{verb} {what} to", [Field("dest", label, self.path,
-                                                      validate=check_path)], verb,
-                         note="A path in this filesystem, absolute or relative to "
-                              f"{self.path}. Existing names are never replaced.")
-
-    def action_move(self) -> None:
-        targets = self._targets()
-        if targets:
-            self.app.push_screen(self._where_form("Move", targets),
-                                 lambda v: v and self._move_worker(targets, str(v["dest"]),
-                                                                   self.dir_ino, self.path))
-
-    @work(thread=True, exit_on_error=False, name="Move")
-    def _move_worker(self, targets: list[Entry], text: str, parent: int, cwd: str) -> None:
-        assert self.fs is not None
-        dest = destination(self.fs, cwd, text, many=len(targets) > 1)
-        moved, failed = move(self.fs, [Source(parent, e.raw, e.attr) for e in targets], dest)
-        what = targets[0].name if len(targets) == 1 else f"{moved} of {len(targets)} entries"
-        where = (posixpath.join(dest.dir_path, fmt.decode_name(dest.name)) if dest.name
-                 else dest.dir_path)
-        if moved:
-            text = f"Moved {what} to {where}"
-            if failed:
-                text += "; not moved: " + "; ".join(failed[:3])
-        else:
-            text = "Nothing moved: " + "; ".join(failed[:3])
-        self.app.call_from_thread(self.notify, text,
-                                  severity="warning" if failed else "information",
-                                  timeout=15 if failed else 5)
-        self.app.call_from_thread(self.reload)
-
-    def action_copy_within(self) -> None:
-        targets = self._targets()
-        if targets:
-            self.app.push_screen(self._where_form("Copy", targets),
-                                 lambda v: v and self._copy_within_answer(targets, v))
-
-    def _copy_within_answer(self, targets: list[Entry], values: dict) -> None:
-        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} entries"
-        handle = self.rfs.new_job(f"Copying {what}")
-        if handle is not None:
-            worker = self._copy_within_worker(handle, targets, str(values["dest"]),
-                                              self.dir_ino, self.path)
-            self.rfs.job_bar.begin(handle.title, worker)
-
-    @work(thread=True, exit_on_error=False, name="Copy", group="job")
-    def _copy_within_worker(self, handle: JobHandle, targets: list[Entry], text: str,
-                            parent: int, cwd: str) -> None:
-        assert self.fs is not None
-        dest = destination(self.fs, cwd, text, many=len(targets) > 1)
-        sources = [Source(parent, e.raw, e.attr) for e in targets]
-        try:
-            result = copy_within(self.fs, sources, dest, handle.progress, handle.cancelled)
-        except TransferCancelled as exc:
-            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
-                                      severity="warning")
-        else:
-            where = (posixpath.join(dest.dir_path, fmt.decode_name(dest.name)) if dest.name
-                     else dest.dir_path)
-            self.app.call_from_thread(
-                self.notify, f"Copied to {where}: {result.summary()}, "
-                f"{fmt.size(result.bytes)}",
-                severity="warning" if result.loops else "information",
-                timeout=15 if result.loops else 5)
-        self.app.call_from_thread(self.reload)
 
     # -- delete ------------------------------------------------------------------------
     def _targets(self) -> list[Entry] | None:
@@ -459,95 +328,3 @@ class BrowserOps(View):
         finally:
             if not keep:
                 copy.discard()
-
-    # -- copy out / in -------------------------------------------------------------------
-    def action_copy_out(self) -> None:
-        targets = self._targets()
-        if not targets:
-            return
-        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} selected entries"
-        form = FormModal(f"Copy {what} to the local disk",
-                         [Field("dest", "Local directory", os.getcwd())], "Copy",
-                         note="Files keep their permissions, times and holes.")
-        self.app.push_screen(form, lambda v: self._copy_out_answer(targets, v))
-
-    def _copy_out_answer(self, targets: list[Entry], values: dict | None) -> None:
-        if not values:
-            return
-        what = targets[0].name if len(targets) == 1 else f"{len(targets):,} entries"
-        handle = self.rfs.new_job(f"Copying out {what}")
-        if handle is not None:
-            dest = os.path.expanduser(str(values["dest"]))
-            self.rfs.job_bar.begin(handle.title,
-                                  self._copy_out_worker(handle, targets, dest, self.dir_ino))
-
-    @work(thread=True, exit_on_error=False, name="Copy out", group="job")
-    def _copy_out_worker(self, handle: JobHandle, targets: list[Entry], dest: str,
-                         parent: int) -> None:
-        assert self.fs is not None
-        result = TransferResult()
-        try:
-            plans = [plan_remote(self.fs, e.attr, parent, e.raw, handle.cancelled)
-                     for e in targets]
-            conflicts = [c for plan in plans for c in local_conflicts(plan, dest)][:1000]
-            if conflicts:
-                shown = ", ".join(conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
-                more = "1000 or more" if len(conflicts) >= 1000 else f"{len(conflicts):,}"
-                message = (f"{more} path(s) already exist in {dest}: {shown}\n"
-                           "Replace them? Files and symlinks in the way are removed and "
-                           "written anew (a symlink is never followed); directories are "
-                           "merged into.")
-                if not self.ask(ConfirmModal("Overwrite local files?", message, "Overwrite")):
-                    self.app.call_from_thread(self.notify, "Copy out cancelled: nothing "
-                                              "was overwritten", severity="warning")
-                    return
-            grand = sum(plan.total for plan in plans)
-            for entry, plan in zip(targets, plans, strict=True):
-                before = result.bytes
-
-                def progress(done: int, _total: int, label: str, before: int = before) -> None:
-                    handle.progress(before + done, grand, label)
-
-                result.add(copy_out(self.fs, entry.attr, entry.name, dest, progress,
-                                    handle.cancelled, overwrite=bool(conflicts), plan=plan))
-        except TransferCancelled as exc:
-            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
-                                      severity="warning")
-            return
-        where = (os.path.join(dest, targets[0].name) if len(targets) == 1
-                 else f"{dest} ({len(targets)} entries)")
-        self.app.call_from_thread(
-            self.notify, f"Copied to {where}: {result.summary()}, {fmt.size(result.bytes)}",
-            severity="warning" if result.rejected or result.loops else "information",
-            timeout=15 if result.rejected or result.loops else 5)
-
-    def action_copy_in(self) -> None:
-        if self._ready(need_entry=False) is False:
-            return
-        form = FormModal(f"Copy local files into {self.path}",
-                         [Field("src", "Local file or directory", placeholder="~/notes")],
-                         "Copy", note="A directory is copied with everything below it.")
-        self.app.push_screen(form, self._copy_in_answer)
-
-    def _copy_in_answer(self, values: dict | None) -> None:
-        if not values or not values["src"]:
-            return
-        src = os.path.expanduser(str(values["src"]))
-        handle = self.rfs.new_job(f"Copying in {os.path.basename(src.rstrip('/'))}")
-        if handle is not None:
-            worker = self._copy_in_worker(handle, self.dir_ino, src)
-            self.rfs.job_bar.begin(handle.title, worker)
-
-    @work(thread=True, exit_on_error=False, name="Copy in", group="job")
-    def _copy_in_worker(self, handle: JobHandle, parent: int, src: str) -> None:
-        assert self.fs is not None
-        name = os.path.basename(src.rstrip("/"))
-        try:
-            result = copy_in(self.fs, parent, [src], handle.progress, handle.cancelled)
-        except TransferCancelled as exc:
-            self.app.call_from_thread(self.notify, f"Copy cancelled after {exc}",
-                                      severity="warning")
-        else:
-            self.app.call_from_thread(self.notify, f"Copied in {name}: {result.summary()}, "
-                                      f"{fmt.size(result.bytes)}")
-        self.app.call_from_thread(self.reload, name)

@@ -1,7 +1,12 @@
-"""What changed between two filesystems (typically a snapshot and its source)."""
+"""What changed between two filesystems (typically a snapshot and its source).
+
+Enter on a row: a changed file shows its text diff (:mod:`.file_diff`); any other row
+opens the browser at that entry (in the newer filesystem, or the older one for a
+removed entry)."""
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections import Counter
 from typing import ClassVar
@@ -17,6 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ..core import FileSystem
 from ..core.snapshot import DiffEntry, diff
 from . import fmt
+from .file_diff import FileDiffScreen
 from .nav import NavTable
 
 STYLES = {"added": "green", "removed": "red", "modified": "yellow", "type": "magenta",
@@ -27,12 +33,16 @@ SIGNS = {"added": "+", "removed": "-", "modified": "~", "type": "!", "metadata":
 class DiffScreen(ModalScreen[None]):
     """Streams ``diff(a, b)`` into a table; Esc closes (and stops the walk)."""
 
-    BINDINGS: ClassVar = [Binding("escape,q", "close", "Close", id="diff.close")]
+    BINDINGS: ClassVar = [
+        Binding("escape,q", "close", "Close", id="diff.close"),
+        Binding("enter", "open_row", "Show", id="diff.open"),
+    ]
 
     def __init__(self, a: str, b: str) -> None:
         super().__init__(classes="modal")
         self.a, self.b = a, b
         self.counts: Counter[str] = Counter()
+        self.entries: dict[str, DiffEntry] = {}  # by path, the row key
         self.done = False
         self.failed = False
 
@@ -71,8 +81,10 @@ class DiffScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         for e in entries:
             style = STYLES.get(e.change, "")
+            self.entries[e.path] = e
             table.add_row(Text(SIGNS.get(e.change, "?"), style=style),
-                          Text(e.change, style=style), Text(e.path), Text(e.detail))
+                          Text(e.change, style=style), Text(e.path), Text(e.detail),
+                          key=e.path)
             self.counts[e.change] += 1
         if done:  # the cells are Rich Text, which has no order: sort by the plain text,
             # in natural order (file2 before file10)
@@ -88,13 +100,39 @@ class DiffScreen(ModalScreen[None]):
             text = ", ".join(parts) or "comparing…"
             if not self.done:
                 text += " (still comparing)"
-        self.query_one("#diff-summary", Static).update(text + "   Esc closes")
+        self.query_one("#diff-summary", Static).update(
+            text + "   Enter shows the row (a file's text diff)   Esc closes")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.failed = True
             self.notify(fmt.error_text(event.worker.error), title="Diff", severity="error")
             self.query_one("#diff-summary", Static).update("diff failed   Esc closes")
+
+    @property
+    def selected(self) -> DiffEntry | None:
+        table = self.query_one(DataTable)
+        if not 0 <= table.cursor_row < table.row_count:
+            return None
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return self.entries.get(str(key))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_row()
+
+    def action_open_row(self) -> None:
+        """A changed file: its text diff; anything else: the entry in the browser."""
+        entry = self.selected
+        if entry is None:
+            return
+        if entry.change == "modified":
+            self.app.push_screen(FileDiffScreen(self.a, self.b, entry.path))
+            return
+        prefix = self.a if entry.change == "removed" else self.b
+        parent, name = posixpath.split(entry.path)
+        self.action_close()
+        self.app.open_browser(prefix, parent or "/", name)  # type: ignore[attr-defined]
 
     def action_close(self) -> None:
         self.workers.cancel_all()

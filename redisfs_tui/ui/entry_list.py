@@ -56,12 +56,15 @@ class EntryList(ScrollView, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="list.page-up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="list.page-down"),
-        Binding("home", "jump(0)", "Top", show=False, id="list.top"),
-        Binding("end,G", "jump(-1)", "Bottom", show=False, id="list.bottom"),
+        Binding("g,home", "jump(0)", "Top", show=False, id="list.top"),
+        Binding("G,end", "jump(-1)", "Bottom", show=False, id="list.bottom"),
         Binding("enter,right,l", "open", "Open", show=False, id="list.open"),
         Binding("backspace,left,h", "go_up", "Parent", show=False, id="list.parent"),
         Binding("space", "toggle_mark", "Select", id="list.select"),
-        Binding("v", "mark_all", "Select all", id="list.select-all"),
+        Binding("v", "visual", "Select range", id="list.select-range"),
+        Binding("shift+down", "extend(1)", "Select down", show=False, id="list.extend-down"),
+        Binding("shift+up", "extend(-1)", "Select up", show=False, id="list.extend-up"),
+        Binding("asterisk,ctrl+a", "mark_all", "Select all", id="list.select-all"),
     ]
     DEFAULT_CSS = """
     EntryList { overflow-x: hidden; }
@@ -110,7 +113,11 @@ class EntryList(ScrollView, can_focus=True):
         self.filter_text = ""
         self.is_loading = False
         self.max_ino = 1
-        self.marked: set[bytes] = set()  # raw names selected with space / v
+        self.marked: set[bytes] = set()  # raw names selected with space / v / *
+        # range mode (v): the anchor row's name, and what was selected before it began
+        self.visual_anchor: bytes | None = None
+        self._visual_base: set[bytes] = set()
+        self._anchor_at = -1  # the anchor's row in ``shown`` when last seen
 
     # -- data ------------------------------------------------------------------
     @property
@@ -123,13 +130,19 @@ class EntryList(ScrollView, can_focus=True):
         return [e for e in self.entries if e.raw in self.marked]
 
     def clear_marks(self) -> None:
-        if self.marked:
+        """Select nothing (and leave range mode)."""
+        if self.marked or self.visual_anchor is not None:
+            self.visual_anchor = None
             self.marked = set()
             self.refresh()
             self.post_message(self.MarksChanged())
 
     def _keep_marks(self) -> None:
         """Forget marks of names no longer listed (deleted or moved meanwhile)."""
+        if self.visual_anchor is not None and \
+                all(e.raw != self.visual_anchor for e in self.entries):
+            self.visual_anchor = None  # the range's anchor went: the range ends
+            self.post_message(self.MarksChanged())
         if self.marked:
             present = self.marked & {e.raw for e in self.entries}
             if present != self.marked:
@@ -195,6 +208,8 @@ class EntryList(ScrollView, can_focus=True):
     # -- cursor ----------------------------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:
         self._scroll_cursor()
+        if self.visual_anchor is not None:
+            self._select_range()
         self.refresh()
         self.post_message(self.Highlighted(self.current))
 
@@ -219,17 +234,61 @@ class EntryList(ScrollView, can_focus=True):
         self.cursor = 0 if where == 0 else len(self.shown) - 1
 
     def action_toggle_mark(self) -> None:
-        """Select or unselect the entry under the cursor and move down (as in mc)."""
+        """Select or unselect the entry under the cursor and move down (as in mc); this
+        ends a range (what it selected stays)."""
         entry = self.current
         if entry is None:
             return
+        self.visual_anchor = None
         self.marked ^= {entry.raw}
         self.post_message(self.MarksChanged())
         self.refresh()
         self.cursor += 1
 
+    def action_visual(self) -> None:
+        """Range mode on (anchored at the cursor row: moving selects every row between the
+        anchor and the cursor, added to what was selected) or off (the selection stays)."""
+        if self.visual_anchor is not None:
+            self.visual_anchor = None
+            self.post_message(self.MarksChanged())
+            return
+        entry = self.current
+        if entry is None:
+            return
+        self.visual_anchor, self._visual_base = entry.raw, set(self.marked)
+        self._anchor_at = self.cursor
+        self._select_range()
+        self.refresh()
+
+    def _select_range(self) -> None:
+        anchor = self._anchor_at
+        if not (0 <= anchor < len(self.shown) and self.shown[anchor].raw == self.visual_anchor):
+            # re-sorted or refiltered since: look it up once (100k rows: a few ms)
+            anchor = next((i for i, e in enumerate(self.shown)
+                           if e.raw == self.visual_anchor), -1)
+            self._anchor_at = anchor
+        if anchor < 0:  # the anchor went away (filtered, deleted): the range ends
+            self.visual_anchor = None
+        else:
+            low, high = sorted((anchor, self.cursor))
+            self.marked = self._visual_base | {e.raw for e in self.shown[low:high + 1]}
+        self.post_message(self.MarksChanged())
+
+    def action_extend(self, delta: int) -> None:
+        """Select the row under the cursor and the one it moves to (shift+up/down)."""
+        entry = self.current
+        if entry is None:
+            return
+        self.marked |= {entry.raw}
+        self.cursor += delta
+        if self.current is not None:
+            self.marked |= {self.current.raw}
+        self.post_message(self.MarksChanged())
+        self.refresh()
+
     def action_mark_all(self) -> None:
         """Select every entry shown (after the filter); when all are selected, none."""
+        self.visual_anchor = None
         shown = {e.raw for e in self.shown}
         if shown and shown <= self.marked:
             self.marked -= shown

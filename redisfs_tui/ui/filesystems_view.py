@@ -21,6 +21,7 @@ from . import fmt
 from .confirm import ConfirmModal
 from .diff_screen import DiffScreen
 from .form import Field, FormModal
+from .migrate_form import MigrateMixin
 from .mount_control import LaunchedMount, MountError, unmount
 from .mount_guard import LiveMount, live_mounts, refuse_if_mounted
 from .typed_confirm import TypedConfirmModal
@@ -39,8 +40,9 @@ def check_prefix(value: str) -> str | None:
     return None
 
 
-class FilesystemsView(TableView):
-    """A table of FsSummary rows; the selected row is the target of every action."""
+class FilesystemsView(MigrateMixin, TableView):
+    """A table of FsSummary rows; the selected row is the target of every action
+    (migration from the C redisfs: MigrateMixin)."""
 
     COLUMNS = COLUMNS
     TABLE_ID = "fs-table"
@@ -159,23 +161,26 @@ class FilesystemsView(TableView):
 
         return list(self.app.query_one(MountsView).launched)
 
-    def _unless_mounted(self, prefix: str, doing: str, then: Callable[[], None]) -> None:
+    def _unless_mounted(self, prefix: str, doing: str, then: Callable[[], None],
+                        refused: Callable[[str], None] | None = None) -> None:
         """Run ``then`` when ``prefix`` has no live mount; else say where it is mounted
-        and offer to unmount the mounts on this host.  Offline (--rdb) the records are
-        the dump's, not mounts: nothing to check."""
+        (also to ``refused``: a form comes back with it) and offer to unmount the mounts
+        on this host.  Offline (--rdb) the records are the dump's: nothing to check."""
         if self.rfs.offline:
             then()
         else:
-            self._mounts_worker(prefix, doing, then)
+            self._mounts_worker(prefix, doing, then, refused)
 
     @work(thread=True, exclusive=True, group="fs-mounts", exit_on_error=False,
           name="Check mounts")
-    def _mounts_worker(self, prefix: str, doing: str, then: Callable[[], None]) -> None:
+    def _mounts_worker(self, prefix: str, doing: str, then: Callable[[], None],
+                       refused: Callable[[str], None] | None = None) -> None:
         live = live_mounts(self.rfs.client, prefix, self.rfs.spec.url, self._launched())
-        self.app.call_from_thread(self._mounts_checked, prefix, doing, then, live)
+        self.app.call_from_thread(self._mounts_checked, prefix, doing, then, live, refused)
 
     def _mounts_checked(self, prefix: str, doing: str, then: Callable[[], None],
-                        live: list[LiveMount]) -> None:
+                        live: list[LiveMount],
+                        refused: Callable[[str], None] | None = None) -> None:
         if not live:
             then()
             return
@@ -187,6 +192,8 @@ class FilesystemsView(TableView):
         if not here:
             self.notify(f"{message} Unmount it on that host first.", title="Mounted",
                         severity="error", timeout=12)
+            if refused is not None:
+                refused(f"{message} Unmount it on that host first.")
             return
         others = len(live) - len(here)
         message += (f"\n\nUnmount the {len(here)} mount(s) on this host now?" +
@@ -244,13 +251,18 @@ class FilesystemsView(TableView):
 
     def action_snapshot(self) -> None:
         s = self._need()
-        if s is None:
-            return
-        fields = [Field("target", "Snapshot prefix", default_snapshot_name(s.prefix),
+        if s is not None:
+            self._snapshot_form(s.prefix)
+
+    def _snapshot_form(self, source: str, target: str = "", error: str = "") -> None:
+        """The snapshot form; after a failure it comes back with the input and the error
+        (as the mkfs form does)."""
+        fields = [Field("target", "Snapshot prefix", target or default_snapshot_name(source),
                         validate=check_prefix)]
         note = "A point-in-time copy made inside Redis in one step; it mounts like any other."
-        self.app.push_screen(FormModal(f"Snapshot {s.prefix}", fields, "Snapshot", note),
-                             lambda v: v and self._snapshot_start(s.prefix, str(v["target"])))
+        self.app.push_screen(FormModal(f"Snapshot {source}", fields, "Snapshot", note,
+                                       error=error),
+                             lambda v: v and self._snapshot_start(source, str(v["target"])))
 
     def _snapshot_start(self, source: str, target: str) -> None:
         handle = self.rfs.new_job(f"Snapshot {source} -> {target}")
@@ -259,7 +271,12 @@ class FilesystemsView(TableView):
 
     @work(thread=True, exit_on_error=False, name="Snapshot", group="job")
     def _snapshot_worker(self, source: str, target: str) -> None:
-        result = snapshot(self.rfs.client, source, target)
+        try:
+            result = snapshot(self.rfs.client, source, target)
+        except Exception as exc:  # the form again, with the input (and the notification)
+            self.app.call_from_thread(self._snapshot_form, source, target,
+                                      f"{target}: {fmt.error_text(exc)}")
+            raise
         self.app.call_from_thread(
             self.notify, f"Snapshot {target}: {result.inodes:,} inodes in {result.seconds:.2f}s")
         self.app.call_from_thread(self.refresh_view)
@@ -272,14 +289,24 @@ class FilesystemsView(TableView):
             self.notify(f"{s.prefix} is not a snapshot: select a snapshot to restore from.",
                         severity="warning")
             return
-        fields = [Field("target", "Restore into (replaces its contents)", s.snapshot_of,
-                        validate=check_prefix)]
-        self.app.push_screen(FormModal(f"Restore {s.prefix}", fields, "Next…"),
-                             lambda v: v and self._restore_answer(s.prefix, str(v["target"])))
+        self._restore_form(s.prefix, s.snapshot_of)
+
+    def _restore_form(self, snap: str, target: str, error: str = "") -> None:
+        """The restore form; after a failure it comes back with the input and the error."""
+        def check_target(value: str) -> str | None:
+            if value == snap:  # restore wipes the target first: that would empty the snapshot
+                return f"{value} is the snapshot itself: restore it into another filesystem"
+            return check_prefix(value)
+
+        fields = [Field("target", "Restore into (replaces its contents)", target,
+                        validate=check_target)]
+        self.app.push_screen(FormModal(f"Restore {snap}", fields, "Next…", error=error),
+                             lambda v: v and self._restore_answer(snap, str(v["target"])))
 
     def _restore_answer(self, snap: str, target: str) -> None:
         self._unless_mounted(target, "restoring into it",
-                             lambda: self._restore_confirm(snap, target))
+                             lambda: self._restore_confirm(snap, target),
+                             lambda error: self._restore_form(snap, target, error))
 
     def _restore_confirm(self, snap: str, target: str) -> None:
         message = (f"Replace the whole contents of {target} with snapshot {snap}?\n"
@@ -294,10 +321,15 @@ class FilesystemsView(TableView):
 
     @work(thread=True, exit_on_error=False, name="Restore", group="job")
     def _restore_worker(self, snap: str, target: str) -> None:
-        if not self.rfs.offline:  # again, right before: a mount may have started meanwhile
-            refuse_if_mounted(self.rfs.client, target, self.rfs.spec.url, "restore",
-                              self._launched())
-        result = restore(self.rfs.client, snap, target)
+        try:
+            if not self.rfs.offline:  # again, right before: a mount may have started
+                refuse_if_mounted(self.rfs.client, target, self.rfs.spec.url, "restore",
+                                  self._launched())
+            result = restore(self.rfs.client, snap, target)
+        except Exception as exc:  # the form again, with the input (and the notification)
+            self.app.call_from_thread(self._restore_form, snap, target,
+                                      f"{target}: {fmt.error_text(exc)}")
+            raise
         self.app.call_from_thread(self.notify, f"Restored {target} from {snap}: "
                                   f"{result.inodes:,} inodes")
         self.app.call_from_thread(self.rfs.filesystem_changed, target)

@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 from ..core import FileSystem
 from ..core.search import Found, find_names
 from . import fmt
+from .nav import NavOptionList
 
 MAX_RESULTS = 5000
 
@@ -45,7 +46,7 @@ class FindScreen(ModalScreen[Found | None]):
             yield Label(f"Find by name in {self.fs.prefix}", classes="dialog-title")
             yield Input(self.query_text, placeholder="part of a name, then enter",
                         id="find-input")
-            yield OptionList(id="find-results")
+            yield NavOptionList(id="find-results")
             yield Label("Enter searches; enter on a result jumps to it; escape closes.",
                         id="find-status")
 

@@ -34,9 +34,13 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
     def __init__(self, title: str, fields: list[Field], submit_label: str = "OK",
-                 note: str = "", error: str = "") -> None:
+                 note: str = "", error: str = "",
+                 check: Callable[[dict[str, Value]], tuple[str, str] | None] | None = None
+                 ) -> None:
         super().__init__(classes="modal")
         self.error = error  # shown at once: a form reopened after a failure
+        # a check of several fields together: (field name, error message) or None
+        self.check = check
         self.title_text = title
         self.fields = fields
         self.submit_label = submit_label
@@ -93,12 +97,19 @@ class FormModal(ModalScreen[dict[str, Value] | None]):
             if f.validate is not None:
                 problem = f.validate(str(values[f.name]))
                 if problem:
-                    error = self.query_one("#form-error", Label)
-                    error.update(problem)
-                    self.query_one(f"#field-{f.name}").focus()
-                    error.scroll_visible(animate=False)
+                    self._refuse(f.name, problem)
                     return
+        if self.check is not None and (found := self.check(values)):
+            self._refuse(*found)
+            return
         self.dismiss(values)
+
+    def _refuse(self, name: str, problem: str) -> None:
+        """Say what is wrong under the fields; the form stays open with the input."""
+        error = self.query_one("#form-error", Label)
+        error.update(problem)
+        self.query_one(f"#field-{name}").focus()
+        error.scroll_visible(animate=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -29,16 +29,19 @@ WHERE = {
     "FsckView": "fsck (5)",
     "NavTable": "every table",
     "NavTree": "every tree",
+    "NavOptionList": "find results",
     "NavScroll": "scrolling panes (server, preview, inspector, help)",
     "NavLog": "mount log",
     "LogScreen": "mount log",
     "DiffScreen": "diff",
+    "FileDiffScreen": "file diff (enter in the diff)",
     "HelpScreen": "help",
     "FormModal": "forms",
     "ConfirmModal": "confirmations",
     "TypedConfirmModal": "typed confirmations (delete filesystem)",
 }
-SHOWN = {"question_mark": "?", "slash": "/"}  # key names as the user types them
+# key names as the user types them
+SHOWN = {"question_mark": "?", "slash": "/", "colon": ":", "asterisk": "*"}
 
 
 def binding_classes() -> list[type]:

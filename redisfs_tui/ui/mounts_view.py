@@ -24,7 +24,7 @@ from . import fmt
 from .confirm import ConfirmModal
 from .form import Field, FormModal
 from .log_screen import LogScreen
-from .mount_control import LaunchedMount, launch_mount, split_password, unmount
+from .mount_control import LaunchedMount, MountError, launch_mount, split_password, unmount
 from .view import TableView
 
 COLUMNS = ("state", "filesystem", "mountpoint", "mode", "host", "pid", "started", "heartbeat")
@@ -61,16 +61,23 @@ def merge_rows(records: list[MountRecord], launched: list[LaunchedMount],
     return rows
 
 
-def mountpoint_problem(path: str) -> str | None:
+def mountpoint_problem(path: str, allow_nonempty: bool = False) -> str | None:
     """What is wrong with a mountpoint typed in the form, naming it (the form stays
     open with the input), or None; the daemon checks the same again."""
     if not path:
         return "Enter a mountpoint: an existing empty directory."
     try:
-        check_mountpoint(os.path.expanduser(path))
+        check_mountpoint(os.path.expanduser(path), allow_nonempty=allow_nonempty)
     except MountpointError as exc:
-        return str(exc)
+        return str(exc) + ("" if allow_nonempty or "not empty" not in str(exc) else
+                           " (or tick 'Mount over files in it')")
     return None
+
+
+def check_mount_form(values: dict) -> tuple[str, str] | None:
+    """The mountpoint checked with the form's nonempty switch (the form stays open)."""
+    problem = mountpoint_problem(str(values["mountpoint"]), bool(values["nonempty"]))
+    return ("mountpoint", problem) if problem else None
 
 
 class MountsView(TableView):
@@ -144,35 +151,51 @@ class MountsView(TableView):
         prefixes = [s.prefix for s in list_filesystems(self.rfs.client)]
         self.app.call_from_thread(self._mount_form, prefixes)
 
-    def _mount_form(self, prefixes: list[str]) -> None:
+    def _mount_form(self, prefixes: list[str], values: dict | None = None,
+                    error: str = "") -> None:
+        """The mount form; after a failure it comes back with the input and the error
+        (as the mkfs and connect forms do)."""
         if not prefixes:
             self.notify("No filesystem to mount: create one first.", severity="warning")
             return
+        v = values or {}
         current = self.rfs.current_prefix if self.rfs.current_prefix in prefixes else \
             prefixes[0]
-        fields = [Field("prefix", "Filesystem", current, options=[(p, p) for p in prefixes]),
+        fields = [Field("prefix", "Filesystem", v.get("prefix", current),
+                        options=[(p, p) for p in prefixes]),
                   Field("mountpoint", "Mountpoint (an existing empty directory)",
-                        placeholder="/mnt/redisfs", validate=mountpoint_problem),
-                  Field("read_only", "Read-only", False)]
+                        v.get("mountpoint", ""), placeholder="/mnt/redisfs"),
+                  Field("read_only", "Read-only", bool(v.get("read_only", False))),
+                  Field("nonempty", "Mount over files in it (-o nonempty)",
+                        bool(v.get("nonempty", False)))]
         note = "Starts the redisfs daemon; it keeps running after this UI quits."
-        self.app.push_screen(FormModal("Mount a filesystem", fields, "Mount", note),
-                             self._mount_answer)
+        self.app.push_screen(FormModal("Mount a filesystem", fields, "Mount", note,
+                                       error=error, check=check_mount_form),
+                             lambda values: self._mount_answer(prefixes, values))
 
-    def _mount_answer(self, values: dict | None) -> None:
+    def _mount_answer(self, prefixes: list[str], values: dict | None) -> None:
         if values and values["mountpoint"]:
-            self._launch_worker(str(values["prefix"]), str(values["mountpoint"]),
-                                bool(values["read_only"]))
+            self._launch_worker(prefixes, values)
 
     @work(thread=True, exit_on_error=False, name="Mount")
-    def _launch_worker(self, prefix: str, mountpoint: str, read_only: bool) -> None:
+    def _launch_worker(self, prefixes: list[str], values: dict) -> None:
+        prefix, mountpoint = str(values["prefix"]), str(values["mountpoint"])
         spec = self.rfs.spec
         url, url_password = split_password(spec.url)
         env = dict(os.environ)
         if spec.password or url_password:
             env[PASSWORD_ENV] = spec.password or url_password or ""
         self.app.call_from_thread(self.notify, f"Mounting {prefix} on {mountpoint}…")
-        mount = launch_mount(url, prefix, mountpoint, read_only, spec.username, env=env,
-                             allow_eviction=getattr(self.app, "allow_eviction", False))
+        try:
+            mount = launch_mount(url, prefix, mountpoint, bool(values["read_only"]),
+                                 spec.username, env=env,
+                                 allow_eviction=getattr(self.app, "allow_eviction", False),
+                                 allow_nonempty=bool(values["nonempty"]))
+        except Exception as exc:  # the form again, with the input (and the notification)
+            text = str(exc) if isinstance(exc, MountError) else fmt.error_text(exc)
+            self.app.call_from_thread(self._mount_form, prefixes, values,
+                                      f"{mountpoint}: {text}")
+            raise
         self.launched.append(mount)
         self.app.call_from_thread(self.notify, f"Mounted {prefix} on {mount.mountpoint} "
                                   f"(pid {mount.pid})")

@@ -1,6 +1,7 @@
 """The same navigation keys in every table, tree and scrolling pane of the app:
-j/k (and the arrows) move, g/Home go to the top, G/End to the bottom; Enter acts on
-the row (each view binds it), Esc closes a screen or cancels the running job."""
+j/k (and the arrows) move, g/Home go to the top, G/End to the bottom (also in the
+browser's listing and the find results); Enter acts on the row (each view binds it), Esc
+closes a screen or cancels the running job.  "Go to path" is ctrl+g or ':' in the browser."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Tree
+from textual.widgets import DataTable, OptionList, Tree
 
 
 def keyed(label: str, key: str) -> Content:
@@ -35,6 +36,17 @@ class NavTree(Tree):
         Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
         Binding("g,home", "scroll_home", "Top", show=False, id="tree.top"),
         Binding("G,end", "scroll_end", "Bottom", show=False, id="tree.bottom"),
+    ]
+
+
+class NavOptionList(OptionList):
+    """A list of choices (find results) with the same keys as the tables."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "cursor_up", "Up", show=False, id="options.up"),
+        Binding("j", "cursor_down", "Down", show=False, id="options.down"),
+        Binding("g,home", "first", "Top", show=False, id="options.top"),
+        Binding("G,end", "last", "Bottom", show=False, id="options.bottom"),
     ]
 
 

@@ -5,7 +5,7 @@ Copying plans the tree first with :func:`.transfer.plan_remote`, which enters
 every directory once (a loop, which only damage makes, is reported and not
 followed), refuses a destination inside the tree being copied, reports bytes
 as it goes, checks the cancel flag between entries and chunks, keeps holes,
-hard links inside the tree, permissions, owners and times.
+hard links inside the tree, permissions, owners, times and extended attributes.
 """
 
 from __future__ import annotations
@@ -161,11 +161,25 @@ def copy(fs: FileSystem, sources: list[Source], dest: Destination, progress: Pro
             else:
                 new = fs.mknod(parent, name, node.mode, node.uid, node.gid, node.rdev).ino
             copied[node.ino] = new
+            copy_xattrs(fs, node.ino, new)
             if not node.is_symlink:
                 stamps.append((new, node))
     for ino, node in reversed(stamps):  # children first: creating names bumps a dir's mtime
         fs.utimens(ino, node.atime_ns, node.mtime_ns)
     return result
+
+
+def copy_xattrs(fs: FileSystem, source: int, target: int) -> None:
+    """Give ``target`` every extended attribute of ``source`` (a copy is the same file:
+    its tags, ACLs and labels come along, as with ``cp -a``)."""
+    for name in fs.listxattr(source):
+        try:
+            value = fs.getxattr(source, name)
+        except FsError as exc:
+            if exc.errno == errno.ENODATA:  # removed meanwhile
+                continue
+            raise
+        fs.setxattr(target, name, value)
 
 
 def _copy_file(fs: FileSystem, node: Attr, parent: int, name: bytes, result: TransferResult,
