@@ -28,7 +28,8 @@ class Scan:
     inodes: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
     dirents: dict[int, dict[bytes, int]] = field(default_factory=dict)
     xattrs: set[int] = field(default_factory=set)
-    blocks: dict[tuple[int, int], int] = field(default_factory=dict)  # -> STRLEN
+    blocks: dict[tuple[int, int], int] = field(default_factory=dict)  # -> stored length
+    entries: dict[tuple[int, int], bytes] = field(default_factory=dict)  # -> map entry
     sessions: dict[str, dict[int, int]] = field(default_factory=dict)
     orphans: set[int] = field(default_factory=set)
     other: list[str] = field(default_factory=list)
@@ -57,10 +58,9 @@ def scan(client: redis.Redis, prefix: str) -> Scan:
             pipe.hgetall(name)
         elif kind == K.XATTRS:
             found.xattrs.add(int(rest))
-        elif kind == K.BLOCK:
-            ino, idx = rest.split(":")
-            plan.append(("b", (int(ino), int(idx))))
-            pipe.strlen(name)
+        elif kind == K.BLOCK_MAP:
+            plan.append(("k", (int(rest),)))
+            pipe.hgetall(name)
         elif kind == K.SESSION:
             plan.append(("s", (rest,)))
             pipe.hgetall(name)
@@ -77,8 +77,10 @@ def scan(client: redis.Redis, prefix: str) -> Scan:
             found.inodes[arg[0]] = value
         elif kind == "d":
             found.dirents[arg[0]] = {n: int(v) for n, v in value.items()}
-        elif kind == "b":
-            found.blocks[arg] = int(value)
+        elif kind == "k":
+            for idx, entry in value.items():
+                found.entries[(arg[0], int(idx))] = entry
+                found.blocks[(arg[0], int(idx))] = int(entry.split(b".")[2])
         elif kind == "s":
             found.sessions[arg[0]] = {int(k): int(v) for k, v in value.items()}
     return found
@@ -173,12 +175,19 @@ def problems(client: redis.Redis, prefix: str) -> list[str]:
             out.append(f"block {ino}:{idx} lies beyond size {_num(raw, 'size')}")
         if length == 0:
             out.append(f"empty block key {ino}:{idx}")
-    stored: Counter[int] = Counter(ino for ino, _ in s.blocks)
+    pool, epoch = s.superblock[b"pool"].decode(), _num(s.superblock, "epoch")
+    where = list(s.entries.items())
+    pipe = client.pipeline(transaction=False)
+    for _, entry in where:
+        pipe.strlen(K.block_key(pool, entry.split(b".")[1].decode()))
+    for ((ino, idx), entry), length in zip(where, pipe.execute(), strict=True):
+        if int(entry.split(b".")[0]) > epoch:
+            out.append(f"block {ino}:{idx} entry {entry!r} is from a future epoch")
+        if length != s.blocks[(ino, idx)]:
+            out.append(f"block {ino}:{idx} entry {entry!r}: pool block holds {length} bytes")
     for ino, raw in s.inodes.items():
-        if stat.S_ISREG(mode[ino]) and b"blocks" not in raw:
-            out.append(f"regular file {ino} has no blocks count")
-        elif b"blocks" in raw and _num(raw, "blocks") != stored[ino]:
-            out.append(f"inode {ino}: blocks {_num(raw, 'blocks')}, {stored[ino]} stored")
+        if b"blocks" in raw:
+            out.append(f"inode {ino} has a format 1 blocks field")
     for ino in s.xattrs - set(mode):
         out.append(f"xattrs of missing inode {ino}")
     for sid, held in s.sessions.items():
@@ -240,3 +249,20 @@ def fails(code: int, func, *args, **kwargs) -> FsError:
     name = getattr(func, "__name__", "call")
     assert info.value.errno == code, f"{name}: {info.value!r}, not {errno.errorcode[code]}"
     return info.value
+
+
+def map_indices(fs: FileSystem, ino: int) -> set[int]:
+    """Block indices a file's block map names (format 2)."""
+    return {int(i) for i in fs.client.hkeys(fs.keys.block_map(ino))}
+
+
+def pool_keys(client: redis.Redis, pool: str) -> set[bytes]:
+    """Every block key of a pool."""
+    return set(client.scan_iter(match=K.pool_pattern(pool), count=1000))
+
+
+def stored_key(fs: FileSystem, ino: int, index: int) -> str:
+    """The pool key holding block ``index`` of a file (its map must name one)."""
+    entry = fs.client.hget(fs.keys.block_map(ino), index)
+    assert entry is not None, f"inode {ino} has no block {index}"
+    return fs.block_key(entry.split(b".")[1].decode())

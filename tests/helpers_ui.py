@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import html
 import io
 import re
@@ -19,6 +20,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from redisfs_tui.core import FileSystem, ServerSpec
 from redisfs_tui.core.demo import build_demo
+from redisfs_tui.core.keys import block_key
 from redisfs_tui.ui.app import RedisFsApp
 
 NOW_NS = 1_700_000_000 * 10**9  # 2023-11-14 22:13:20 UTC: every time the UI shows is fixed
@@ -45,9 +47,25 @@ def pinned_demo(client: redis.Redis, prefix: str) -> FileSystem:
         for ino, present in zip(range(1, next_ino + 1), exists, strict=True):
             if present:
                 pipe.hset(fs.keys.inode(ino), "ctime", NOW_NS)
-        pipe.hset(fs.keys.superblock, mapping={"created": NOW_NS, "uuid": FIXED_UUID})
+        pinned_pool = hashlib.sha1(prefix.encode()).hexdigest()[:16]
+        pipe.hset(fs.keys.superblock, mapping={"created": NOW_NS, "uuid": FIXED_UUID,
+                                               "pool": pinned_pool})
         pipe.execute()
-    return fs
+        _pin_blocks(client, fs, exists, pinned_pool)
+    return FileSystem(client, prefix)
+
+
+def _pin_blocks(client: redis.Redis, fs: FileSystem, exists: list[int], pool: str) -> None:
+    """Block ids hold the time and random bits: rename every block to a fixed id made of
+    the inode and index, in a pool named after the prefix (fixture data, not behaviour)."""
+    for ino, present in enumerate(exists, start=1):
+        if not present:
+            continue
+        for index, entry in client.hgetall(fs.keys.block_map(ino)).items():
+            epoch, old_id, length = entry.decode().split(".")
+            new_id = f"{NOW_NS // 10**9:08x}{ino:04x}{int(index):04x}"
+            client.rename(block_key(fs.pool, old_id), block_key(pool, new_id))
+            client.hset(fs.keys.block_map(ino), index, f"{epoch}.{new_id}.{length}")
 
 
 def make_app(url: str, client: redis.Redis, prefix: str | None = None,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from helpers_invariants import assert_consistent
+from helpers_invariants import assert_consistent, pool_keys, stored_key
 from mount_fixtures import private_redis  # noqa: F401
 
 from redisfs_tui.core import ROOT_INO, FileSystem, FsError, fsck, registry, snapshot
@@ -142,14 +142,15 @@ def test_the_ui_shows_why_a_delete_was_refused(client: redis.Redis, fs: FileSyst
 
 
 def _count(client: redis.Redis, fs: FileSystem, ino: int) -> tuple[int, int]:
-    """(the inode's blocks field, the block keys really stored)."""
-    stored = len(list(client.scan_iter(match=f"{fs.keys.base}b:{ino}:*")))
-    return int(client.hget(fs.keys.inode(ino), "blocks")), stored
+    """(entries in the file's block map, pool blocks they name that really exist)."""
+    entries = client.hvals(fs.keys.block_map(ino))
+    names = [fs.block_key(e.split(b".")[1].decode()) for e in entries]
+    return len(entries), (client.exists(*names) if names else 0)
 
 
-def test_block_count_follows_every_change(client: redis.Redis, fs: FileSystem) -> None:
-    """write, overwrite with zeros (a hole), truncate, unlink and snapshot keep the
-    `blocks` field equal to the block keys stored."""
+def test_block_map_follows_every_change(client: redis.Redis, fs: FileSystem) -> None:
+    """write, overwrite with zeros (a hole), truncate, unlink and snapshot keep the block
+    map naming exactly the blocks stored, and free what only this file referenced."""
     bs = fs.block_size
     f = fs.create(ROOT_INO, "f", 0o644).ino
     assert _count(client, fs, f) == (0, 0)
@@ -165,6 +166,7 @@ def test_block_count_follows_every_change(client: redis.Redis, fs: FileSystem) -
     assert _count(client, fs, f) == (1, 1)
     fs.truncate(f, 0)
     assert _count(client, fs, f) == (0, 0)
+    assert not pool_keys(client, fs.pool)
     fs.write(f, 0, b"b" * (2 * bs))
     snapshot.snapshot(client, fs.prefix, fs.prefix + "s")
     snap = FileSystem(client, fs.prefix + "s")
@@ -175,8 +177,9 @@ def test_block_count_follows_every_change(client: redis.Redis, fs: FileSystem) -
 
 
 def test_fsck_finds_evicted_blocks(client: redis.Redis, fs: FileSystem) -> None:
-    """A block key deleted behind redisfs's back (eviction, a stray DEL) is reported with
-    how many are missing; repair makes the count true again (the data is gone)."""
+    """A block key deleted behind redisfs's back (eviction, a stray DEL) makes reads fail
+    with EUCLEAN (never zeros in silence) and is reported with how many are missing;
+    repair drops the entries (the data is gone: a hole now)."""
     bs = fs.block_size
     f = fs.create(ROOT_INO, "f", 0o644).ino
     fs.write(f, 0, b"q" * (3 * bs))
@@ -184,7 +187,10 @@ def test_fsck_finds_evicted_blocks(client: redis.Redis, fs: FileSystem) -> None:
     whole = fs.create(ROOT_INO, "whole", 0o644).ino
     fs.write(whole, 0, b"w" * bs)
     fs.release(whole)
-    client.delete(fs.keys.block(f, 1))
+    client.delete(stored_key(fs, f, 1))
+    with pytest.raises(FsError) as info:
+        fs.read(f, 0, 3 * bs)
+    assert info.value.errno == errno.EUCLEAN and "missing" in info.value.strerror
     problems = fsck.check(fs)
     missing = [p for p in problems if p.kind == "missing-blocks"]
     assert [p.ino for p in missing] == [f]
@@ -194,24 +200,6 @@ def test_fsck_finds_evicted_blocks(client: redis.Redis, fs: FileSystem) -> None:
     assert _count(client, fs, f) == (2, 2)
     assert fsck.check(fs) == []
     assert fs.read(f, bs, 3) == b"\0\0\0"  # gone for good: a hole now
-
-
-def test_fsck_counts_blocks_of_files_from_older_clients(client: redis.Redis,
-                                                        fs: FileSystem) -> None:
-    """An inode without the field (an older redisfs wrote it) is not damage: fsck says
-    the count is unknown and repair sets it; writes leave such an inode alone."""
-    f = fs.create(ROOT_INO, "old", 0o644).ino
-    fs.write(f, 0, b"o" * (fs.block_size + 1))
-    fs.release(f)
-    client.hdel(fs.keys.inode(f), "blocks")
-    fs.write(f, 5 * fs.block_size, b"more")
-    assert client.hget(fs.keys.inode(f), "blocks") is None
-    problems = fsck.check(fs)
-    assert [(p.kind, p.ino) for p in problems] == [("unknown-block-count", f)]
-    fsck.repair(fs, problems)
-    assert _count(client, fs, f) == (3, 3)
-    assert fsck.check(fs) == []
-
 
 def test_snapshot_and_restore_with_a_huge_next_ino(private_redis) -> None:  # noqa: F811
     """snapshot.lua counted to next_ino inside one script: a damaged next_ino of 10^12 kept

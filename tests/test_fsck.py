@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import redis
+from helpers_invariants import pool_keys
 
 from redisfs_tui.core import ROOT_INO, FileSystem, fsck, registry
 
@@ -32,7 +33,7 @@ def test_finds_and_repairs_damage(client: redis.Redis, fs: FileSystem) -> None:
     client.hset(fs.keys.dirents(ROOT_INO), "ghost", 999)          # dangling entry
     client.hset(fs.keys.inode(f), "nlink", 5)                      # wrong nlink
     client.hset(fs.keys.superblock, "inodes", 77)                  # wrong counter
-    client.set(fs.keys.block(f, 40), b"Rstale")                    # block past the end
+    client.hset(fs.keys.block_map(f), 40, client.hget(fs.keys.block_map(f), 0))  # past the end
     lonely = fs.create(ROOT_INO, "lonely", 0o644)
     fs.release(lonely.ino)
     client.hdel(fs.keys.dirents(ROOT_INO), "lonely")               # unreachable inode
@@ -44,7 +45,7 @@ def test_finds_and_repairs_damage(client: redis.Redis, fs: FileSystem) -> None:
     adopted = fs.resolve(f"/lost+found/#{lonely.ino}")
     assert adopted.nlink == 1
     assert fs.read(f, 0, 3) == b"xxx" and fs.getattr(f).nlink == 1
-    assert not client.exists(fs.keys.block(f, 40))
+    assert not client.hexists(fs.keys.block_map(f), 40)
 
 
 def test_orphan_without_holder_is_purged(client: redis.Redis, fs: FileSystem) -> None:
@@ -54,7 +55,7 @@ def test_orphan_without_holder_is_purged(client: redis.Redis, fs: FileSystem) ->
     problems = fsck.check(fs)
     assert [p.kind for p in problems if p.ino == f] == ["orphan"]
     fsck.repair(fs, problems)
-    assert not client.exists(fs.keys.inode(f), fs.keys.block(f, 0))
+    assert not client.exists(fs.keys.inode(f), fs.keys.block_map(f))
     assert fsck.check(fs) == []
 
 
@@ -121,15 +122,16 @@ def test_corrupt_file_keeps_its_data_and_wrong_key_types_are_found(
     client.set(fs.keys.xattrs(other.ino), "a string where a hash belongs")
     folder = fs.mkdir(ROOT_INO, "folder", 0o755)
     client.set(fs.keys.dirents(folder.ino), "also a string")
-    client.hset(fs.keys.block(other.ino, 0), "a", "hash where a block belongs")
+    client.set(fs.keys.block_map(other.ino), "a string where a block map belongs")
     problems = fsck.check(fs)
     kinds = sorted((p.kind, p.ino) for p in problems if p.kind != "bad-counter")
     assert kinds == [("corrupt-inode", f.ino), ("wrong-type", other.ino),
                      ("wrong-type", other.ino), ("wrong-type", folder.ino)]
-    blocks = sorted(client.scan_iter(match=f"{fs.keys.base}b:{f.ino}:*"))
-    assert len(blocks) == 3
+    blocks = client.hgetall(fs.keys.block_map(f.ino))
+    assert len(blocks) == 3 and len(pool_keys(client, fs.pool)) == 3
     fsck.repair(fs, problems)
-    assert sorted(client.scan_iter(match=f"{fs.keys.base}b:{f.ino}:*")) == blocks
+    assert client.hgetall(fs.keys.block_map(f.ino)) == blocks
+    assert len(pool_keys(client, fs.pool)) == 3
     assert fs.listxattr(other.ino) == [] and list(fs.readdir(folder.ino)) == []
-    assert not client.exists(fs.keys.block(other.ino, 0))
+    assert not client.exists(fs.keys.block_map(other.ino))
     assert [p.kind for p in fsck.check(fs)] == ["corrupt-inode"]  # stays for a human

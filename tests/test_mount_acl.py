@@ -32,7 +32,8 @@ def _setup(server) -> tuple[redis.Redis, dict[str, bytes]]:
         fs.setxattr(ino, "user.tag", path.encode())
         fs.release(ino)
     fs.symlink(ROOT_INO, "link", "sub/text.txt")
-    admin.execute_command("ACL", "SETUSER", "reader", *MINIMAL)
+    pool = "~{pool:" + fs.pool + ".*}:*"  # format 2: the data blocks
+    admin.execute_command("ACL", "SETUSER", "reader", *MINIMAL, pool)
     admin.execute_command("ACL", "LOG", "RESET")
     return admin, contents
 
@@ -86,7 +87,8 @@ def test_read_write_mount_names_the_missing_permission(private_redis, tmp_path: 
     the write commands the scripts run."""
     server = private_redis("acl")
     admin, _ = _setup(server)
-    admin.execute_command("ACL", "SETUSER", "scripter", *MINIMAL, "+@scripting")
+    admin.execute_command("ACL", "SETUSER", "scripter", *MINIMAL, "+@scripting",
+                          "~{pool:" + FileSystem(admin, "acl").pool + ".*}:*")
     target = tmp_path / "mnt"
     target.mkdir()
     cases = {"reader": "user reader may not run EVALSHA: grant +@scripting or mount "

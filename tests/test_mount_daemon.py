@@ -15,6 +15,7 @@ from pathlib import Path
 import mount_fixtures
 import pytest
 import redis
+from helpers_invariants import stored_key
 from mount_fixtures import Mounter, wait_until
 
 from redisfs_tui.cli.daemon import build_parser, config_from_args, scrub_argv, split_options
@@ -290,7 +291,7 @@ def test_damaged_data_is_euclean_through_the_mount_and_logged(mounter: Mounter,
     (mount.path / "good").write_bytes(b"fine")
     (mount.path / "bad").write_bytes(b"x" * 1000)
     ino = os.stat(mount.path / "bad").st_ino
-    fs.client.set(fs.keys.block(ino, 0), b"Sgarbage")
+    fs.client.set(stored_key(fs, ino, 0), b"Sgarbage")
     time.sleep(2.5)  # the mount's caches and the kernel's expire
     for _ in range(3):
         with pytest.raises(OSError) as exc:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import redis
+from helpers_invariants import pool_keys
 from mount_fixtures import Mounter, mounter, wait_until  # noqa: F401
 
 from redisfs_tui.core import ROOT_INO, FileSystem
@@ -80,6 +81,6 @@ def test_daemon_reaps_dead_mounts_at_start(mounter: Mounter, fs: FileSystem,  # 
     mount = mounter.mount(fs.prefix)
     wait_until(lambda: not client.exists(fs.keys.inode(held.ino)))
     assert not client.exists(dead, fs.keys.session(holder.session_id))
-    assert not client.exists(fs.keys.block(held.ino, 0))
+    assert not client.exists(fs.keys.block_map(held.ino)) and not pool_keys(client, fs.pool)
     mount.stop()
     assert "dead mount" in mount.log_text()

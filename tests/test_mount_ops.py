@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mount_fixtures
 import pytest
+from helpers_invariants import pool_keys
 from mount_fixtures import Mount, wait_until
 
 from redisfs_tui.core import FileSystem
@@ -231,7 +232,7 @@ def test_file_unlinked_while_open_lives_until_last_close(mounted: Mount, fs: Fil
         assert fs.getattr(ino).size == 7001  # still in Redis, as an orphan
     # the last close freed it (the kernel sends RELEASE after close() returned)
     wait_until(lambda: not fs.client.exists(fs.keys.inode(ino)))
-    assert not fs.client.exists(fs.keys.block(ino, 0))
+    assert not fs.client.exists(fs.keys.block_map(ino)) and not pool_keys(fs.client, fs.pool)
 
 
 def test_fsync_means_stored_in_redis(mounted: Mount, fs: FileSystem):

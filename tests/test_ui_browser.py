@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from helpers_invariants import stored_key
 from helpers_ui import make_app, notifications, pinned_demo, run, settle, text_of, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
@@ -178,17 +179,17 @@ def test_inspector_shows_raw_keys(redis_server, mclient):
         text = inspector()
         assert "nlink" in text and "-rw-r--r--" in text
         assert fs.keys.xattrs(readme.ino) in text and "user.comment" in text
-        assert fs.keys.block(readme.ino, 0) in text
+        assert stored_key(fs, readme.ino, 0) in text
         await goto(pilot, "/var/log", "access-full.log")
         await wait_for(pilot, lambda: fs.keys.inode(big.ino) in inspector())
         text = inspector()
         blocks = (big.size + fs.block_size - 1) // fs.block_size
         assert f"{blocks} of 128.0 KiB (default codec zstd): {blocks} stored, 0 holes" in text
         assert "first 64 stored blocks listed" in text  # no more than 64 blocks are fetched
-        assert fs.keys.block(big.ino, 63) in text and fs.keys.block(big.ino, 64) not in text
+        assert stored_key(fs, big.ino, 63) in text and stored_key(fs, big.ino, 64) not in text
         await goto(pilot, "/assets", "blob.bin")
         blob = fs.resolve("/assets/blob.bin").ino
-        await wait_for(pilot, lambda: fs.keys.block(blob, 0) in inspector())
+        await wait_for(pilot, lambda: stored_key(fs, blob, 0) in inspector())
         assert " raw " in inspector()  # random bytes do not compress: stored raw
         await goto(pilot, "/", "src")
         await wait_for(pilot, lambda: "entries" in inspector() and "geohash" in inspector())

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load filesystem FROM from an RDB dump file (one saved by "
                              "redis-server or by --export) into the server, under the name "
                              "TO if given, else FROM; all or nothing")
+    parser.add_argument("--upgrade", metavar="PREFIX",
+                        help="convert filesystem PREFIX from on-Redis format 1 to 2 (once; "
+                             "refused while it is mounted; safe to run again after a crash)")
+    parser.add_argument("--gc", metavar="PREFIX",
+                        help="delete the unreferenced data blocks of the pool PREFIX shares "
+                             "with its snapshots (blocks younger than 10 minutes are kept)")
     add_server_args(parser)
     add_eviction_arg(parser)
     return parser
@@ -51,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        for flag, prefix in (("--from", args.source), ("--to", args.target)):
+        for flag, prefix in (("--from", args.source), ("--to", args.target),
+                             ("--upgrade", args.upgrade), ("--gc", args.gc)):
             if prefix is not None and not valid_prefix(prefix):  # before any server call
                 fail(PROGRAM, f"invalid prefix {prefix!r} for {flag}: use 1-64 characters "
                               "from A-Z a-z 0-9 _ . -")
@@ -63,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
                 origin = f"  (snapshot of {fs.snapshot_of})" if fs.snapshot_of else ""
                 print(f"{fs.prefix}\t{fs.inodes} inodes\t{fs.logical_bytes} bytes{origin}")
             return 0
+        if args.upgrade or args.gc:
+            return _maintain(client, args)
         if not args.source:
-            fail(PROGRAM, "--from=PREFIX is required (or --list)")
+            fail(PROGRAM, "--from=PREFIX is required (or --list, --upgrade, --gc)")
         if args.export or args.import_file:
             return _dump_file(client, args)
         if args.restore and not args.target:
@@ -81,6 +90,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_main(PROGRAM, body)
+
+
+def _maintain(client, args: argparse.Namespace) -> int:
+    """--upgrade / --gc."""
+    from ..core import pool, upgrade
+
+    if args.upgrade:
+        done = upgrade.upgrade(client, args.upgrade)
+        if done.already:
+            print(f"{args.upgrade} has format 2 already: nothing to do")
+        else:
+            print(f"upgraded {args.upgrade} to format 2: {done.blocks} blocks in "
+                  f"{done.seconds:.3f} s")
+    if args.gc:
+        result = pool.gc_filesystem(client, args.gc)
+        if result is None:
+            fail(PROGRAM, f"no format 2 filesystem {args.gc!r}", code=1)
+        if result.aborted:
+            fail(PROGRAM, f"gc of pool {result.pool} stopped: {result.aborted}; run it again",
+                 code=1)
+        print(f"gc of pool {result.pool} ({', '.join(result.members)}): {result.scanned} "
+              f"blocks, {result.referenced} referenced, {result.deleted} deleted")
+    return 0
 
 
 def _dump_file(client, args: argparse.Namespace) -> int:

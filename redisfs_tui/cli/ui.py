@@ -14,12 +14,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import redis
+
 from ..core import FileSystem, FsError, ServerSpec, redacted
 from ..core.demo import DEMO_PREFIX, build_demo
 from ..core.embedded import DefaultServer, ensure_embedded_server, resolve_default_server
 from ..core.guards import EvictingServer, check_eviction
 from ..core.keys import valid_prefix
 from ..core.local_server import LocalRedis
+from ..core.registry import list_filesystems
+from ..core.upgrade import upgrade
 from ..rdb import RdbError, read_rdb
 from .common import (
     add_eviction_arg,
@@ -132,10 +136,21 @@ def _open_rdb_offline(path: str) -> LocalRedis:
     shutil.copyfile(path, workdir / "dump.rdb")
     server = LocalRedis(workdir, extra_args=["--dbfilename", "dump.rdb"])
     try:
-        return server.start()
+        server.start()
     except (OSError, RuntimeError, TimeoutError) as exc:
         fail(PROGRAM, f"redis-server could not load {path}: {exc}")
         raise
+    _upgrade_all(server)
+    return server
+
+
+def _upgrade_all(server: LocalRedis) -> None:
+    """The throw-away copy's format 1 filesystems are upgraded (the file is untouched),
+    so an old dump opens like a new one."""
+    client = redis.Redis.from_url(server.url)
+    for summary in list_filesystems(client):
+        if summary.format_version == 1:
+            upgrade(client, summary.prefix)
 
 
 def _embedded() -> DefaultServer:

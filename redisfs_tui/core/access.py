@@ -12,7 +12,7 @@ from __future__ import annotations
 import redis
 
 from .errors import translated
-from .keys import Keys
+from .keys import Keys, block_key
 
 NO_SHA = "0" * 40  # EVALSHA of a script nobody loaded: NOSCRIPT if allowed, NOPERM if not
 
@@ -55,9 +55,17 @@ def check_access(client: redis.Redis, keys: Keys, *, read_only: bool, user: str)
     rw = " or mount --read-only"
     with translated():
         try:
-            client.hgetall(keys.superblock)
+            pool = client.hget(keys.superblock, "pool")
         except redis.exceptions.NoPermissionError as exc:
             raise AccessDenied(_denied(user, exc, "HGETALL", "+@read", keys)) from None
+        if pool is not None:  # format 2: the data blocks live in the pool's own keys
+            name = pool.decode(errors="replace")
+            try:
+                client.exists(block_key(name, "0" * 16))
+            except redis.exceptions.NoPermissionError:
+                raise AccessDenied(f"user {user} may not read the data blocks of filesystem "
+                                   f"{keys.prefix!r}: grant ~{{pool:{name}.*}}:* too (its "
+                                   "snapshots share them)") from None
         if read_only:
             return
         for command in ("EVALSHA", "EVAL"):  # EVAL: when the server lost its scripts

@@ -98,18 +98,17 @@ class ThreadConnections:
             conn.disconnect()  # timeout or interrupt: a reply may still be on its way
             raise
 
-    def execute_many(self, *commands: tuple[Any, ...]) -> list[Any]:
-        """Several commands in one round trip on the kept connection, replies in order;
-        an error reply is raised once every reply has been read (the connection stays
-        in step).  Same retry rule as ``execute``."""
+    def pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Several commands in one round trip on the thread's kept connection, replies in
+        order.  An error reply comes back as its exception in the list (every reply is
+        read, so the connection stays in step).  A dropped connection sends them all
+        again, so they must be safe to repeat (the write script is)."""
         held = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = _Held(self.pool)
         conn = held.conn
         try:
             return self._many(conn, commands)
-        except redis.ResponseError:
-            raise
         except redis.ConnectionError as error:
             conn.disconnect()
             if self.retry is None or isinstance(
@@ -122,7 +121,7 @@ class ThreadConnections:
             raise
 
     @staticmethod
-    def _many(conn: AbstractConnection, commands: tuple[tuple[Any, ...], ...],
+    def _many(conn: AbstractConnection, commands: list[tuple[Any, ...]],
               reconnect: bool = False) -> list[Any]:
         if reconnect:
             conn.connect()  # Sentinel: ask where the master is now (see _once)
@@ -133,9 +132,6 @@ class ThreadConnections:
                 replies.append(conn.read_response())
             except redis.ResponseError as exc:
                 replies.append(exc)
-        for reply in replies:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
         return replies
 
     @staticmethod
@@ -167,9 +163,9 @@ class ClusterCalls:
         """EVALSHA, then EVAL when the node lacks the script; never EVALSHA_RO, which
         redis-py could route only with an extra COMMAND GETKEYS round trip."""
         try:
-            return self.execute(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
+            return self.on_node(keys[0], "EVALSHA", script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
-            return self.execute(keys[0], "EVAL", script.script, len(keys), *keys, *args)
+            return self.on_node(keys[0], "EVAL", script.script, len(keys), *keys, *args)
 
     def _pool(self, node: Any) -> ConnectionPool:
         """A pool of our own per node, like the node's (login, TLS, packer), so kept
@@ -182,7 +178,51 @@ class ClusterCalls:
                     connection_class=source.connection_class, **source.connection_kwargs)
             return pool
 
-    def execute(self, key: Any, *command: Any) -> Any:
+    def execute(self, *command: Any) -> Any:
+        """One command through the cluster client.  MGET and UNLINK of pool blocks name
+        keys of many slots: they are split by node (redis-py's non-atomic forms)."""
+        name = str(command[0]).upper()
+        if name == "MGET":
+            return self.client.mget_nonatomic(list(command[1:]))
+        if name == "UNLINK":
+            return self.client.unlink(*command[1:])
+        return self.client.execute_command(*command)
+
+    def pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """The commands in order, replies (errors as exceptions) in order, like
+        ThreadConnections.pipeline.  MULTI ... EXEC becomes one single-slot transaction.
+        A trailing script runs only once every command before it has been answered: the
+        pool blocks it commits are SET on other nodes, and the script checks they exist."""
+        if commands and commands[0][0] == "MULTI":
+            pipe = self.client.pipeline(transaction=True)
+            for command in commands[1:-1]:
+                pipe.execute_command(*command)
+            try:
+                results = pipe.execute(raise_on_error=False)
+            except redis.ResponseError as exc:
+                results = exc
+            return ["OK", *(["QUEUED"] * (len(commands) - 2)), results]
+        tail: tuple[Any, ...] | None = None
+        if commands and str(commands[-1][0]).upper() in ("EVALSHA", "EVAL"):
+            commands, tail = commands[:-1], commands[-1]
+        replies: list[Any] = []
+        if commands:
+            pipe = self.client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            replies = pipe.execute(raise_on_error=False)
+        if tail is not None and any(isinstance(reply, Exception) for reply in replies):
+            replies.append(redis.ResponseError("not run: a command before it failed"))
+        elif tail is not None:
+            try:
+                replies.append(self.on_node(tail[3], *tail))  # tail[3]: KEYS[1]
+            except redis.ResponseError as exc:
+                replies.append(exc)
+        return replies
+
+    def on_node(self, key: Any, *command: Any) -> Any:
+        """``command`` on the master owning ``key``'s slot, over this thread's kept
+        connection to it."""
         client = self.client
         node = client.nodes_manager.get_node_from_slot(client.keyslot(key))
         held = getattr(self._local, "held", None)

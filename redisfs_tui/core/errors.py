@@ -33,11 +33,14 @@ class UnsupportedFormat(FsError):
     """The superblock declares a format this version cannot read safely."""
 
     def __init__(self, prefix: str, version: int, supported: int) -> None:
-        super().__init__(
-            errno.EPROTONOSUPPORT,
-            f"filesystem {prefix!r} has format version {version}; this redisfs "
-            f"understands up to {supported} — upgrade redisfs to use it",
-        )
+        if 1 <= version < supported:
+            why = (f"filesystem {prefix!r} has the old on-Redis format {version}; this redisfs "
+                   f"uses format {supported}: convert it once with `redisfs-snapshot "
+                   f"--upgrade={prefix}` (unmount it everywhere first)")
+        else:
+            why = (f"filesystem {prefix!r} has format version {version}; this redisfs "
+                   f"understands up to {supported} — upgrade redisfs to use it")
+        super().__init__(errno.EPROTONOSUPPORT, why)
 
 
 class RedisUnavailable(FsError):

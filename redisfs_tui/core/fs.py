@@ -22,14 +22,14 @@ from .calls import connections_for
 from .codec import CODECS, DEFAULT_CODEC
 from .data import DataOps
 from .errors import FsError, NoSuchFilesystem, UnsupportedFormat, translated
-from .keys import Keys
+from .keys import POOL_RE, Keys
 from .plain import PlainOps
-from .scripts import scripts_for
+from .scripts import FREEING, scripts_for
 from .xattrs import XATTR_CREATE, XATTR_REPLACE, XattrOps
 
 __all__ = ["XATTR_CREATE", "XATTR_REPLACE", "FileSystem"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_BLOCK_SIZE = 128 * 1024  # measured: bench/blocksize.py
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
@@ -96,8 +96,14 @@ class FileSystem(DataOps, XattrOps, PlainOps):
             version = int(sb.get(b"format_version", b"0"))
         except ValueError:
             raise damaged from None
-        if version > FORMAT_VERSION or version < 1:
+        if version != FORMAT_VERSION:
             raise UnsupportedFormat(prefix, version, FORMAT_VERSION)
+        if sb.get(b"incomplete"):
+            raise FsError(errno.EBUSY, f"filesystem {prefix!r} is a snapshot still being "
+                          "copied (or whose copy stopped): wait, or delete it")
+        self.pool = sb.get(b"pool", b"").decode(errors="replace")
+        if not POOL_RE.match(self.pool):
+            raise damaged
         try:
             self.block_size = int(sb[b"block_size"])
         except (KeyError, ValueError):
@@ -129,7 +135,7 @@ class FileSystem(DataOps, XattrOps, PlainOps):
         script = scripts_for(client).mkfs
         args = [keys.base, FORMAT_VERSION, block_size, codec, now_ns(), uuid.uuid4().hex,
                 os.getuid() if uid is None else uid, os.getgid() if gid is None else gid,
-                snapshot_of]
+                snapshot_of, os.urandom(8).hex()]
         with translated():
             script(keys=[keys.superblock], args=args)
         return cls(client, prefix)
@@ -146,8 +152,13 @@ class FileSystem(DataOps, XattrOps, PlainOps):
 
     def _run(self, script_name: str, *args: object) -> object:
         with translated():
-            return self._calls.script(getattr(self._s, script_name),
-                                      [self.keys.superblock], [self.keys.base, *args])
+            reply = self._calls.script(getattr(self._s, script_name),
+                                       [self.keys.superblock], [self.keys.base, *args])
+        if script_name not in FREEING:
+            return reply
+        reply, freed = reply
+        self._free(freed)
+        return reply
 
     def _run_read(self, script_name: str, *args: object) -> object:
         """Run a script that only reads with EVALSHA_RO (Redis 7), so a read-only ACL

@@ -20,6 +20,8 @@ from .attrs import NAME_MAX, ROOT_INO, Attr
 from .errors import FsError, translated
 from .fs import FileSystem
 from .fsck_scan import BATCH, Problem, Table, check_counters, check_sessions, scan_inodes
+from .pool import gc
+from .snapshot import STALE_AFTER, abandon
 
 __all__ = ["BATCH", "LOST_FOUND", "Problem", "check", "repair"]
 
@@ -157,6 +159,26 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
                                     data={"add": expected - attr.nlink}))
     problems += check_counters(fs, table)
     problems += check_sessions(fs)
+    problems += check_pool(fs)
+    return problems
+
+
+def check_pool(fs: FileSystem) -> list[Problem]:
+    """A snapshot copy that stopped, and pool blocks no filesystem references."""
+    problems = []
+    with translated():
+        snap_to, beat = fs.client.hmget(fs.keys.superblock, "snap_to", "snap_beat")
+        now = fs.client.time()[0]
+    if snap_to and now - int(beat or 0) > STALE_AFTER:
+        target = snap_to.decode(errors="replace")[1:-2]
+        problems.append(Problem("stale-snapshot", 0, f"the snapshot into {target} stopped "
+                                f"{now - int(beat or 0)} s ago: deleting the incomplete copy",
+                                data={"target": target}))
+    found = gc(fs.client, fs.pool, dry_run=True)
+    if found.deleted:
+        problems.append(Problem("unreferenced-blocks", 0, f"{found.deleted} of the pool's "
+                                f"{found.scanned} blocks are referenced by no filesystem: "
+                                "deleting them"))
     return problems
 
 
@@ -197,13 +219,18 @@ def _repair_one(fs: FileSystem, problem: Problem, lost_found: Callable[[], int])
     elif kind == "bad-nlink":
         if client.exists(fs.keys.inode(ino)):  # by how much: lost+found may have added one
             client.hincrby(fs.keys.inode(ino), "nlink", data["add"])
-    elif kind in ("bad-parent", "bad-mode", "unknown-block-count", "bad-block-count",
-                  "missing-blocks"):
+    elif kind in ("bad-parent", "bad-mode"):
         if client.exists(fs.keys.inode(ino)):
             client.hset(fs.keys.inode(ino), mapping=data)
+    elif kind in ("bad-entry", "stray-block", "missing-blocks"):
+        client.hdel(data["map"], *data.get("fields", [data.get("field")]))
+    elif kind == "unreferenced-blocks":
+        gc(client, fs.pool)
+    elif kind == "stale-snapshot":
+        abandon(client, fs.prefix, data["target"])
     elif kind == "bad-counter":
         pass  # recounted at the end, after the other repairs moved things
-    elif kind in ("stray-block", "wrong-type"):
+    elif kind in ("stray-map", "wrong-type"):
         client.delete(data["key"])
     elif kind == "orphan":
         fs._run("purge", ino)

@@ -1,4 +1,4 @@
-"""fsck's reading half: the inode table, block keys, counters and sessions.
+"""fsck's reading half: the inode table, block maps, counters and sessions.
 
 The inode table is found with SCAN over ``{P}:i:*``, never by counting 1..next_ino:
 a damaged or hostile next_ino (10^12) must not make fsck run for ever, and the cost
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import stat
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
 from .attrs import ROOT_INO, Attr, parse_attr, valid_mode
+from .blockmap import entry_id
 from .errors import FsError, translated
 from .fs import FileSystem
-from .keys import BLOCK, INODE, SESSION
+from .keys import BLOCK_MAP, INODE, SESSION
 from .registry import list_mounts
 
 BATCH = 1000
@@ -39,7 +39,6 @@ class Table:
 
     inodes: dict[int, Attr] = field(default_factory=dict)
     corrupt: set[int] = field(default_factory=set)    # hashes that could not be parsed
-    blocks_field: dict[int, bytes | None] = field(default_factory=dict)  # regular files
     highest: int = 0                                  # the largest inode number seen
 
 
@@ -117,16 +116,14 @@ def _read_inode(ino: int, raw: dict[bytes, bytes], has_entries: bool, table: Tab
         return
     if attr is not None:
         table.inodes[ino] = attr
-        if attr.is_reg:
-            table.blocks_field[ino] = raw.get(b"blocks")
 
 
 def check_counters(fs: FileSystem, table: Table) -> list[Problem]:
-    """Superblock counters and per-file block counts against the keys really stored.
+    """Superblock counters, and every block map against the pool blocks it names.
 
-    Blocks are found with one SCAN of the filesystem's block keys rather than by
-    index, so a huge sparse file costs what it stores, not what its size says.  The
-    blocks of a corrupt inode are its data, not strays: they are left alone.
+    Maps are found with one SCAN of the filesystem's map keys, so a huge sparse file
+    costs what it stores, not what its size says.  The maps of a corrupt inode are its
+    data, not strays: they are left alone.
     """
     problems = []
     inodes = table.inodes
@@ -134,32 +131,17 @@ def check_counters(fs: FileSystem, table: Table) -> list[Problem]:
     limits = {a.ino: (a.size + fs.block_size - 1) // fs.block_size
               for a in inodes.values() if a.is_reg}
     stored = 0
-    counts: Counter[int] = Counter()
     with translated():
-        names = list(fs.client.scan_iter(match=fs.keys.pattern(BLOCK), count=1000))
+        names = list(fs.client.scan_iter(match=fs.keys.pattern(BLOCK_MAP), count=1000))
         for start in range(0, len(names), BATCH):
             batch = names[start:start + BATCH]
             pipe = fs.client.pipeline(transaction=False)
             for name in batch:
-                pipe.strlen(name)
-            for name, length in zip(batch, pipe.execute(raise_on_error=False), strict=True):
-                parsed = fs.keys.parse_block(name)
-                if parsed is None:
-                    continue
-                ino, index = parsed
-                if isinstance(length, Exception):  # WRONGTYPE: not a string, not a block
-                    problems.append(Problem("wrong-type", ino, f"{name.decode()} is not a "
-                                            "string: deleting it", data={"key": name}))
-                    continue
-                if ino not in table.corrupt and index >= limits.get(ino, 0):
-                    problems.append(Problem("stray-block", ino, f"block {index} beyond the "
-                                            "end of the file", data={"key": name}))
-                else:
-                    stored += length
-                    counts[ino] += 1
+                pipe.hgetall(name)
+            for name, entries in zip(batch, pipe.execute(raise_on_error=False), strict=True):
+                stored += _check_map(fs, name, entries, table, limits, problems)
         sb = fs.client.hmget(fs.keys.superblock, "inodes", "logical_bytes", "stored_bytes",
                              "next_ino")
-    problems += _block_counts(table, counts)
     actual = {"inodes": len(inodes) + len(table.corrupt), "logical_bytes": logical,
               "stored_bytes": stored}
     for (name, value), recorded in zip(actual.items(), sb, strict=False):
@@ -181,26 +163,49 @@ def check_counters(fs: FileSystem, table: Table) -> list[Problem]:
     return problems
 
 
-def _block_counts(table: Table, counts: Counter[int]) -> list[Problem]:
-    """Each regular file's `blocks` field against the block keys stored for it."""
-    problems = []
-    for ino, raw in sorted(table.blocks_field.items()):
-        have = counts[ino]
-        said = _number(raw)
-        if raw is None:
-            problems.append(Problem("unknown-block-count", ino, "no stored block count "
-                                    f"(written by an older redisfs): recording {have}",
-                                    data={"blocks": have}))
-        elif said is None or said < have:
-            problems.append(Problem("bad-block-count", ino, f"block count {raw[:20]!r}, "
-                                    f"{have} blocks stored: recording {have}",
-                                    data={"blocks": have}))
-        elif said > have:
-            problems.append(Problem("missing-blocks", ino, f"{said - have} of {said} blocks "
-                                    "missing — evicted or deleted outside redisfs? Repair "
-                                    f"records {have}; the lost data is gone and reads as zeros",
-                                    data={"blocks": have}))
-    return problems
+def _check_map(fs: FileSystem, name: bytes, entries: object, table: Table,
+               limits: dict[int, int], problems: list[Problem]) -> int:
+    """One block map: its inode, its entries, the blocks they name.  Returns the stored
+    bytes it rightly references."""
+    text = name.decode(errors="replace")
+    stem = fs.keys.block_map(0)[:-1]
+    ino = int(text[len(stem):]) if text[len(stem):].isdigit() else 0
+    if isinstance(entries, Exception):  # WRONGTYPE: not a hash, not a map
+        problems.append(Problem("wrong-type", ino, f"{text} is not a hash: deleting it",
+                                data={"key": name}))
+        return 0
+    assert isinstance(entries, dict)
+    if ino in table.corrupt:
+        return sum(int(e.rsplit(b".", 1)[-1]) for e in entries.values()
+                   if e.rsplit(b".", 1)[-1].isdigit())
+    if ino not in limits:
+        problems.append(Problem("stray-map", ino, "block map of no regular file: deleting it",
+                                data={"key": name}))
+        return 0
+    named: list[tuple[bytes, str, int]] = []
+    for field_name, entry in entries.items():
+        block_id = entry_id(entry)
+        index = int(field_name) if field_name.isdigit() else -1
+        if block_id is None or index < 0:
+            problems.append(Problem("bad-entry", ino, f"map entry {field_name[:20]!r} = "
+                                    f"{entry[:40]!r} is not one: removing it",
+                                    data={"map": name, "field": field_name}))
+        elif index >= limits[ino]:
+            problems.append(Problem("stray-block", ino, f"block {index} beyond the end of "
+                                    "the file: removing it", data={"map": name,
+                                                                   "field": field_name}))
+        else:
+            named.append((field_name, block_id, int(entry.rsplit(b".", 1)[-1])))
+    pipe = fs.client.pipeline(transaction=False)
+    for _, block_id, _ in named:
+        pipe.exists(fs.block_key(block_id))
+    gone = [f for (f, _, _), there in zip(named, pipe.execute(), strict=True) if not there]
+    if gone:
+        problems.append(Problem("missing-blocks", ino, f"{len(gone)} of {len(entries)} "
+                                "blocks missing — evicted or deleted outside redisfs? Repair "
+                                "removes their entries; the lost data is gone and reads as "
+                                "zeros", data={"map": name, "fields": gone}))
+    return sum(length for f, _, length in named if f not in gone)
 
 
 def check_sessions(fs: FileSystem) -> list[Problem]:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import redis
 
 from . import codec
-from .data import BlockInfo
+from .blockmap import BlockInfo, entry_id
 from .errors import translated
 from .fs import FileSystem
 
 MAX_ENTRIES = 200
 MAX_BLOCKS = 64  # blocks fetched to show codec and raw size (each up to one block size)
-MAX_SCAN_BLOCKS = 1 << 20  # STRLEN-scanned blocks (128 GiB at 128 KiB)
+MAX_SCAN_BLOCKS = 1 << 20  # map entries examined (128 GiB at 128 KiB)
 SCAN_BATCH = 10_000
 Describe = Callable[[str, bytes], str]
 
@@ -123,30 +123,38 @@ def inode_report(fs: FileSystem, ino: int, max_entries: int = MAX_ENTRIES,
 
 
 def _blocks(fs: FileSystem, ino: int, total: int, limit: int) -> tuple[list[BlockInfo], int, int]:
-    """Which block keys exist (STRLEN of each: cheap, no data moves), then codec and
-    sizes of the first ``limit`` stored ones.  Holes between them are reported
+    """The block map (its entries carry ids and stored sizes: no data moves), then codec
+    and raw size of the first ``limit`` stored blocks.  Holes between them are reported
     as holes, so a sparse 1 GiB image shows the one block that holds data."""
     client = fs.client
-    lengths: list[int] = []
+    entries: dict[int, str] = {}
     with translated():
-        for start in range(0, min(total, MAX_SCAN_BLOCKS), SCAN_BATCH):
-            pipe = client.pipeline(transaction=False)
-            for index in range(start, min(start + SCAN_BATCH, total)):
-                pipe.strlen(fs.keys.block(ino, index))
-            lengths.extend(int(n) for n in pipe.execute())
-        present = [i for i, n in enumerate(lengths) if n]
+        for field_name, value in client.hscan_iter(fs.keys.block_map(ino), count=SCAN_BATCH):
+            if field_name.isdigit() and int(field_name) < min(total, MAX_SCAN_BLOCKS):
+                entries[int(field_name)] = value.decode(errors="replace")
+        present = sorted(entries)
         shown = present[:limit]
-        values = client.mget([fs.keys.block(ino, i) for i in shown]) if shown else []
+        ids = {i: entry_id(entries[i]) for i in shown}
+        keys = [fs.block_key(b) for b in ids.values() if b]
+        values = iter(client.mget(keys) if keys else [])
     infos: list[BlockInfo] = []
     previous = -1
-    for index, value in zip(shown, values, strict=True):
+    for index in shown:
         for hole in range(previous + 1, index):
-            infos.append(BlockInfo(hole, fs.keys.block(ino, hole), "hole", 0, 0))
-        raw = codec.raw_length(value, fs.block_size)  # -1: damaged
-        infos.append(BlockInfo(index, fs.keys.block(ino, index), codec.codec_name(value),
-                               len(value or b""), raw))
+            infos.append(BlockInfo(hole, "", "hole", 0, 0))
+        block_id, entry = ids[index], entries[index]
+        if block_id is None:
+            infos.append(BlockInfo(index, "", "damaged entry", 0, -1, entry))
+        else:
+            value = next(values)
+            kind = codec.codec_name(value) if value is not None else "missing"
+            raw = codec.raw_length(value, fs.block_size) if value is not None else -1
+            infos.append(BlockInfo(index, fs.block_key(block_id), kind, len(value or b""), raw,
+                                   entry))
         previous = index
-    last = min(total, len(lengths)) if len(shown) == len(present) else previous + 1
+    last = min(total, MAX_SCAN_BLOCKS) if len(shown) == len(present) else previous + 1
     for hole in range(previous + 1, last):
-        infos.append(BlockInfo(hole, fs.keys.block(ino, hole), "hole", 0, 0))
-    return infos, sum(lengths), len(present)
+        infos.append(BlockInfo(hole, "", "hole", 0, 0))
+    stored = sum(int(e.rsplit(".", 1)[-1]) for e in entries.values()
+                 if e.rsplit(".", 1)[-1].isdigit())
+    return infos, stored, len(present)

@@ -1,10 +1,15 @@
-"""Every Redis key name of a filesystem is built here, and nowhere else.
+"""Every Redis key name of a filesystem (and of its block pool) is built here, and nowhere else.
 
 All keys of one filesystem start with its prefix written as a Redis Cluster hash
 tag (``{prefix}:``), so one filesystem lives in one cluster slot and the Lua
 scripts that touch several keys stay legal on Cluster.  The Lua scripts build
 key names with the prelude that :func:`lua_prelude` generates from the same
 templates, so Python and Lua can never disagree on the layout.
+
+Data blocks (format 2) live in a *pool* shared by a filesystem and its snapshots:
+``{pool:<pool>.<xx>}:<id>``, where ``xx`` is two hex digits of the id's random part,
+so one pool spreads over 256 cluster slots.  A prefix cannot hold a colon, so no
+filesystem key can look like a pool key.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ SUPERBLOCK = "sb"
 INODE = "i"
 DIRENTS = "d"
 XATTRS = "x"
-BLOCK = "b"
+BLOCK = "b"  # format 1 only: {P}:b:<ino>:<index>, converted by the upgrade
+BLOCK_MAP = "k"
+SNAP_COPIED = "snapcopied"
 ORPHANS = "orphans"
 SESSION = "s"
 MOUNT = "m"
@@ -26,6 +33,27 @@ SYNC_CHANNEL = "sync"
 
 SUPERBLOCK_SCAN_PATTERN = "{*}:" + SUPERBLOCK
 MOUNT_SCAN_PATTERN = "{*}:" + MOUNT + ":*"
+POOL_RE = re.compile(r"^[0-9a-f]{16}$")
+BLOCK_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+def block_key(pool: str, block_id: str) -> str:
+    """Name of one immutable pool block; ``block_id`` is 8 hex of unix time + 8 random."""
+    return "{pool:" + pool + "." + block_id[8:10] + "}:" + block_id
+
+
+def pool_pattern(pool: str) -> str:
+    """SCAN pattern for every block of a pool."""
+    return "{pool:" + pool + ".*}:*"
+
+
+def parse_block_key(key: bytes | str) -> tuple[str, str] | None:
+    """(pool, id) of a pool block key, else None."""
+    text = key.decode(errors="replace") if isinstance(key, bytes) else key
+    match = re.match(r"^\{pool:([0-9a-f]{16})\.([0-9a-f]{2})\}:([0-9a-f]{16})$", text)
+    if match and match.group(3)[8:10] == match.group(2):
+        return match.group(1), match.group(3)
+    return None
 
 
 def valid_prefix(prefix: str) -> bool:
@@ -65,6 +93,7 @@ class Keys:
         self.orphans = self.base + ORPHANS
         # a pub/sub channel, not a key: fsync with --sync-replicas PUBLISHes on it
         self.sync_channel = self.base + SYNC_CHANNEL
+        self.snap_copied = self.base + SNAP_COPIED
 
     def inode(self, ino: int) -> str:
         return f"{self.base}{INODE}:{ino}"
@@ -76,7 +105,12 @@ class Keys:
         return f"{self.base}{XATTRS}:{ino}"
 
     def block(self, ino: int, index: int) -> str:
+        """Format 1's block key (the upgrade reads these)."""
         return f"{self.base}{BLOCK}:{ino}:{index}"
+
+    def block_map(self, ino: int) -> str:
+        """A regular file's block map: index -> ``<epoch>.<id>.<stored_len>``."""
+        return f"{self.base}{BLOCK_MAP}:{ino}"
 
     def parse_inode(self, key: bytes | str) -> int | None:
         """Inode number of an inode key of this filesystem (found by SCAN), else None."""
@@ -125,10 +159,11 @@ local function orphans_key(base) return base .. '{ORPHANS}' end
 local function ikey(ino, base) return (base or P) .. '{INODE}:' .. ino end
 local function dkey(ino, base) return (base or P) .. '{DIRENTS}:' .. ino end
 local function xkey(ino, base) return (base or P) .. '{XATTRS}:' .. ino end
-local function bkey(ino, idx, base)
-  return (base or P) .. '{BLOCK}:' .. ino .. ':' .. string.format('%d', idx)
+local function kkey(ino, base) return (base or P) .. '{BLOCK_MAP}:' .. ino end
+local function snapcopied_key(base) return base .. '{SNAP_COPIED}' end
+local function pool_block(pool, id)
+  return '{{pool:' .. pool .. '.' .. string.sub(id, 9, 10) .. '}}:' .. id
 end
-local function bpattern(ino, base) return (base or P) .. '{BLOCK}:' .. ino .. ':*' end
 local function skey(sid) return P .. '{SESSION}:' .. sid end
 """
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import redis
 
 from ..rdb import RdbEntry, RdbError, read_rdb, write_rdb
+from .blockmap import entry_id
 from .cluster import is_cluster
 from .errors import FsError, translated
-from .keys import Keys, prefix_of_superblock
+from .keys import Keys, block_key, parse_block_key, prefix_of_superblock
+from .upgrade import upgrade
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,38 @@ def export_filesystem(client: redis.Redis, prefix: str, path: str | os.PathLike[
             for name, kind, value in zip(batch, kinds, pipe.execute(), strict=True):
                 if kind in ("string", "hash", "set", "list") and value is not None:
                     entries.append(RdbEntry(0, name, kind, value))
+        entries += _referenced_blocks(client, keys, entries)
     write_rdb(path, entries)
     return len(entries)
+
+
+def _block_ids(keys: Keys, entries: list[RdbEntry]) -> set[str]:
+    """Ids of the pool blocks the block maps among ``entries`` name (format 2)."""
+    stem = keys.block_map(0)[:-1].encode()
+    ids = set()
+    for entry in entries:
+        if entry.key.startswith(stem) and entry.type == "hash":
+            for value in entry.value.values():  # type: ignore[union-attr]
+                block_id = entry_id(value)
+                if block_id is not None:
+                    ids.add(block_id)
+    return ids
+
+
+def _referenced_blocks(client: redis.Redis, keys: Keys, entries: list[RdbEntry]
+                       ) -> list[RdbEntry]:
+    """The pool blocks a filesystem's maps name: an export holds its data."""
+    pool = client.hget(keys.superblock, "pool")
+    if pool is None:
+        return []  # format 1: the blocks are among the prefix's own keys
+    names = [block_key(pool.decode(), i) for i in sorted(_block_ids(keys, entries))]
+    out = []
+    for start in range(0, len(names), 500):
+        batch = names[start:start + 500]
+        for name, value in zip(batch, client.mget(batch), strict=True):
+            if value is not None:
+                out.append(RdbEntry(0, name.encode(), "string", value))
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,8 +154,42 @@ def import_filesystem(client: redis.Redis, path: str | os.PathLike[str], prefix:
                           "was imported")
     new_base = dest.base.encode()
     writes = [(new_base + e.key[len(base):], e) for e in chosen]
+    pool = os.urandom(8).hex()  # a pool of its own: nothing on the server shares it
+    ids = _block_ids(source, chosen)
+    blocks = []
+    for entry in dump.entries:
+        parsed = parse_block_key(entry.key) if entry.db == db else None
+        if parsed is not None and parsed[1] in ids and entry.type == "string":
+            blocks.append((block_key(pool, parsed[1]).encode(), entry))
+    version = next((e.value.get(b"format_version") for e in chosen  # type: ignore[union-attr]
+                    if e.key == source.superblock.encode()), None)
+    block_names = [name for name, _ in blocks]
+    # the pool blocks first, outside the transaction (on Cluster they live in other
+    # slots): a new pool nobody references, deleted again if the metadata fails
+    try:
+        with translated():
+            for start in range(0, len(blocks), 500):
+                pipe = client.pipeline(transaction=False)
+                for name, entry in blocks[start:start + 500]:
+                    _queue_write(pipe, name, entry)
+                pipe.execute()
+            _import_metadata(client, source, dest, writes, version, pool)
+    except BaseException:
+        with translated():
+            _delete(client, block_names)
+        raise
+    skipped = tuple(e.type for e in dump.skipped if e.db == db)
+    if version == b"1":  # a dump of the old format: converted on the server
+        upgrade(client, dest.prefix)
+    return ImportResult(dest.prefix, len(chosen), skipped)
+
+
+def _import_metadata(client: redis.Redis, source: Keys, dest: Keys,
+                     writes: list[tuple[bytes, RdbEntry]], version: bytes | None,
+                     pool: str) -> None:
+    """The filesystem's own keys in one MULTI/EXEC under WATCH (one slot)."""
     names = [name for name, _ in writes]
-    with translated(), client.pipeline(transaction=True) as pipe:
+    with client.pipeline(transaction=True) as pipe:
         try:
             pipe.watch(dest.superblock, *names)  # anything written meanwhile: no EXEC
             if pipe.exists(dest.superblock):
@@ -141,6 +207,8 @@ def import_filesystem(client: redis.Redis, path: str | os.PathLike[str], prefix:
                 _queue_write(pipe, name, entry)
             if dest.prefix != source.prefix:
                 pipe.hset(dest.superblock, "uuid", uuid.uuid4().hex)
+            if version != b"1":
+                pipe.hset(dest.superblock, "pool", pool)
             pipe.execute()
         except redis.WatchError:
             raise FsError(11, f"keys of prefix {dest.prefix!r} changed during the import; "
@@ -148,8 +216,6 @@ def import_filesystem(client: redis.Redis, path: str | os.PathLike[str], prefix:
         except redis.ResponseError:
             _delete(client, names)  # EXEC ran some commands: undo them all
             raise
-    skipped = tuple(e.type for e in dump.skipped if e.db == db)
-    return ImportResult(dest.prefix, len(chosen), skipped)
 
 
 def _queue_write(pipe, name: bytes, entry: RdbEntry) -> None:

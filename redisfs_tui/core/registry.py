@@ -26,8 +26,10 @@ from .keys import (
     SUPERBLOCK_SCAN_PATTERN,
     Keys,
     parse_mount_key,
+    pool_pattern,
     prefix_of_superblock,
 )
+from .pool import exclusive_blocks, gc, members, unlink_keys
 
 if TYPE_CHECKING:
     from .fs import FileSystem
@@ -132,7 +134,8 @@ def list_filesystems(client: redis.Redis) -> list[FsSummary]:
 
 def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
                       force: bool = False) -> int:
-    """Delete every key of a filesystem; the superblock goes first so nobody mounts it
+    """Delete every key of a filesystem, and the pool blocks only it references (all
+    of the pool when no snapshot shares it); the superblock goes first so nobody mounts it
     half-deleted.  Returns the number of keys removed.  The keys of a filesystem whose
     superblock is already gone are deleted too (mkfs refuses to build over them).
 
@@ -147,6 +150,10 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
         raise FsError(errno.EBUSY, f"filesystem {prefix!r} is mounted on {where}; unmount "
                       "it first (force the delete only if that mount is really gone)")
     with translated():
+        pool = client.hget(keys.superblock, "pool") if client.type(keys.superblock) == b"hash" \
+            else None
+    exclusive = exclusive_blocks(client, prefix)  # read before the maps go
+    with translated():
         removed += client.delete(keys.superblock)  # none: leftovers of a lost superblock
         chunk: list[bytes] = []
         for key in client.scan_iter(match=keys.all_keys_pattern(), count=batch):
@@ -158,6 +165,12 @@ def delete_filesystem(client: redis.Redis, prefix: str, batch: int = 1000,
             removed += client.unlink(*chunk)
     if not removed:
         raise FsError(errno.ENOENT, f"no filesystem {prefix!r}")
+    unlink_keys(client, exclusive)
+    if pool and not members(client, pool.decode(errors="replace")):
+        unlink_keys(client, list(client.scan_iter(match=pool_pattern(pool.decode()),
+                                                  count=batch)))  # the last one: all of it
+    elif pool:
+        gc(client, pool.decode(errors="replace"))  # what only it still referenced
     return removed
 
 

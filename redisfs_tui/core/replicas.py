@@ -25,10 +25,13 @@ def wait_for_replicas(fs: FileSystem, replicas: int, timeout_ms: int) -> int:
                       "Cluster (WAIT must run on the connection that wrote)")
     calls = fs._calls  # the same kept connection the write scripts of this thread use
     with translated():
-        _published, acked = calls.execute_many(  # one round trip
+        replies = calls.pipeline([  # one round trip
             ("PUBLISH", fs.keys.sync_channel, fs.session_id),
-            ("WAIT", replicas, max(1, timeout_ms)))
-    acked = int(acked)
+            ("WAIT", replicas, max(1, timeout_ms))])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+    acked = int(replies[1])
     if acked < replicas:
         raise FsError(errno.EIO, f"only {acked} of {replicas} replica(s) acknowledged the "
                       f"data within {timeout_ms} ms")

@@ -18,9 +18,12 @@ from .keys import lua_prelude
 
 SCRIPT_NAMES = (
     "mkfs", "resolve", "mknode", "link", "unlink", "rename", "setattr", "write",
-    "truncate", "open", "release", "reap_session", "setxattr", "removexattr", "snapshot",
-    "purge",
+    "truncate", "open", "release", "reap_session", "setxattr", "removexattr", "snap_begin",
+    "snap_step", "purge",
 )
+# scripts that may drop block-map entries reply {reply, pool keys to UNLINK}
+FREEING = frozenset(("write", "truncate", "unlink", "rename", "release", "reap_session",
+                     "purge"))
 
 
 @cache

@@ -75,7 +75,8 @@ def _blocks(report: InodeReport) -> RenderableType:
     table = Table(box=None, pad_edge=False, header_style="dim", padding=(0, 1, 0, 0))
     table.add_column("#", justify="right", no_wrap=True)
     longest = max((len(b.key) for b in report.blocks if b.codec != "hole"), default=8)
-    table.add_column("key", style="cyan", overflow="fold", min_width=min(longest, 24))
+    table.add_column("pool key", style="cyan", overflow="fold", min_width=min(longest, 24))
+    table.add_column("epoch", justify="right", no_wrap=True)
     table.add_column("codec", no_wrap=True)
     table.add_column("stored", justify="right", no_wrap=True)
     table.add_column("raw", justify="right", no_wrap=True)
@@ -89,18 +90,20 @@ def _blocks(report: InodeReport) -> RenderableType:
             while j + 1 < len(blocks) and blocks[j + 1].codec == "hole":
                 j += 1
             span = str(block.index) if j == i else f"{block.index}-{blocks[j].index}"
-            note = "no key: zeros" if j == i else f"{j - i + 1:,} keys absent: zeros"
-            table.add_row(Text(span), Text(note, "dim italic"), Text("hole", "dim"), Text("-"),
-                          Text("-"), Text(""))
+            note = "no map entry: zeros" if j == i else f"{j - i + 1:,} without entry: zeros"
+            table.add_row(Text(span), Text(note, "dim italic"), Text(""), Text("hole", "dim"),
+                          Text("-"), Text("-"), Text(""))
             i = j + 1
             continue
         if block.raw_bytes < 0:  # core could not decode it
-            table.add_row(Text(str(block.index)), Text(block.key), Text(block.codec),
+            table.add_row(Text(str(block.index)), Text(block.key or block.entry),
+                          Text(block.entry.split(".")[0]), Text(block.codec),
                           Text(fmt.size(block.stored_bytes)), Text("damaged", "bold red"),
                           Text("-"))
             i += 1
             continue
-        cells = (str(block.index), block.key, block.codec, fmt.size(block.stored_bytes),
+        cells = (str(block.index), block.key, block.entry.split(".")[0], block.codec,
+                 fmt.size(block.stored_bytes),
                  fmt.size(block.raw_bytes), fmt.ratio(block.raw_bytes, block.stored_bytes))
         table.add_row(*(Text(c) for c in cells))
         i += 1

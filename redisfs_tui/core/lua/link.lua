@@ -8,6 +8,8 @@ local err = dir_error(np)
 if err then return fail(err) end
 if redis.call('HEXISTS', dkey(np), name) == 1 then return fail('EEXIST') end
 if tonumber(redis.call('HGET', ikey(ino), 'nlink')) <= 0 then return fail('ENOENT') end
+before_change(ino)
+before_change(np)
 redis.call('HSET', dkey(np), name, ino)
 redis.call('HINCRBY', ikey(ino), 'nlink', 1)
 redis.call('HSET', ikey(ino), 'ctime', now)

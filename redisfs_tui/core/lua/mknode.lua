@@ -6,6 +6,7 @@ local err = dir_error(parent)
 if err then return fail(err) end
 local d = dkey(parent)
 if redis.call('HEXISTS', d, name) == 1 then return fail('EEXIST') end
+before_change(parent)
 local ino = redis.call('HINCRBY', SB, 'next_ino', 1)
 local k = ikey(ino)
 local nlink = 1
@@ -13,7 +14,6 @@ if is_dir(mode) then nlink = 2 end
 redis.call('HSET', k, 'mode', ARGV[4], 'uid', ARGV[5], 'gid', ARGV[6],
   'size', string.len(ARGV[8]), 'nlink', nlink, 'atime', now, 'mtime', now, 'ctime', now,
   'parent', parent)
-if is_reg(mode) then redis.call('HSET', k, 'blocks', 0) end
 if ARGV[7] ~= '0' then redis.call('HSET', k, 'rdev', ARGV[7]) end
 if ARGV[8] ~= '' then redis.call('HSET', k, 'target', ARGV[8]) end
 if ARGV[10] ~= '' then

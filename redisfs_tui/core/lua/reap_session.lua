@@ -7,4 +7,4 @@ for i = 1, #held, 2 do
   purged = purged + drop_handles(held[i], tonumber(held[i + 1]))
 end
 redis.call('DEL', skey(ARGV[2]))
-return purged
+return with_freed(purged)

@@ -8,4 +8,4 @@ for i = 3, #ARGV, 2 do
   if redis.call('HINCRBY', skey(sid), ino, -count) <= 0 then redis.call('HDEL', skey(sid), ino) end
   freed = freed + drop_handles(ino, count)
 end
-return freed
+return with_freed(freed)

@@ -16,7 +16,7 @@ if (ARGV[8] or '') ~= '' and sino ~= ARGV[8] then return fail('ESTALE') end
 if (ARGV[9] or '') ~= '' and dino ~= ARGV[9] then return fail('ESTALE') end
 if flags == 2 and not dino then return fail('ENOENT') end
 if dino and flags == 1 then return fail('EEXIST') end
-if dino == sino then return {sino, dino} end
+if dino == sino then return with_freed({sino, dino}) end
 -- true when `start` is `ancestor` or lies below it (walks parent pointers up to the root)
 local function inside(ancestor, start)
   local cur = start
@@ -34,6 +34,10 @@ if sdir and inside(sino, dp) then return fail('EINVAL') end
 local dmode = nil
 if dino then dmode = mode_of(dino) end
 local ddir = dmode ~= nil and is_dir(dmode)
+before_change(sp)
+before_change(dp)
+before_change(sino)
+if dino then before_change(dino) end
 if flags == 2 then
   if ddir and inside(dino, sp) then return fail('EINVAL') end
   redis.call('HSET', dkey(sp), sname, dino)
@@ -71,4 +75,4 @@ end
 redis.call('HSET', ikey(sino), 'parent', dp, 'ctime', now)
 touch(sp, now)
 if dp ~= sp then touch(dp, now) end
-return {sino, dino or '0'}
+return with_freed({sino, dino or '0'})

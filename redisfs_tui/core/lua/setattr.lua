@@ -4,6 +4,7 @@ do local refused = need_sb() if refused then return refused end end
 local k = ikey(ARGV[2])
 local m = redis.call('HGET', k, 'mode')
 if not m then return fail('ENOENT') end
+before_change(ARGV[2])
 local args = {'ctime', ARGV[3]}
 for i = 4, #ARGV, 2 do
   local f, v = ARGV[i], ARGV[i + 1]

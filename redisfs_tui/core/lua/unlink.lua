@@ -11,6 +11,7 @@ local ino = redis.call('HGET', d, name)
 if not ino then return fail('ENOENT') end
 if (ARGV[6] or '') ~= '' and ino ~= ARGV[6] then return fail('ESTALE') end
 local m = mode_of(ino)
+before_change(parent)
 if ARGV[5] == '1' then
   if m and not is_dir(m) then return fail('ENOTDIR') end
   if redis.call('EXISTS', dkey(ino)) == 1 then return fail('ENOTEMPTY') end
@@ -25,5 +26,5 @@ else
   if m then drop_link(ino, now) end
 end
 touch(parent, now)
-if string.match(ino, '^%d+$') then return tonumber(ino) end
-return 0  -- the entry held no inode number (damaged)
+if string.match(ino, '^%d+$') then return with_freed(tonumber(ino)) end
+return with_freed(0)  -- the entry held no inode number (damaged)
