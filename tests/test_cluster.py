@@ -70,6 +70,29 @@ def test_core_operations_through_a_node_that_does_not_own_the_slot(
     assert "cluster of 3 masters" in info.role and info.used_memory > 0
 
 
+def test_one_filesystems_data_spreads_over_every_master(redis_cluster: Cluster) -> None:  # noqa: F811
+    """Pool blocks carry their own hash tag: a file's blocks land on all masters, while its
+    metadata stays in the filesystem's slot; reads, overwrites and truncates still work."""
+    client = connect(ServerSpec.from_parts(url=_far_url(redis_cluster, "c9")))
+    fs = FileSystem.mkfs(client, "c9", uid=0, gid=0)
+    f = fs.create(ROOT_INO, "big", 0o644)
+    payload = bytes(range(251)) * 21_000  # 5.3 MB: 41 blocks of 128 KiB
+    fs.write(f.ino, 0, payload)
+    pool = client.hget(Keys("c9").superblock, "pool").decode()
+
+    def on_master(i: int) -> int:
+        return sum(1 for _ in redis_cluster.client(i).scan_iter(match=f"{{pool:{pool}.*"))
+
+    # 41 blocks over 256 tags: a master holds none with probability 3 * (2/3)**41 < 1e-7
+    assert all(on_master(i) for i in range(3)), [on_master(i) for i in range(3)]
+    fs.write(f.ino, 5, b"over")  # an overwrite frees the old block on its own node
+    fs.truncate(f.ino, 1_000_000)  # a new tail block, the rest dropped
+    expected = (payload[:5] + b"over" + payload[9:])[:1_000_000]
+    assert bytes(fs.read(f.ino, 0, 2_000_000)) == expected
+    # the overwritten and truncated blocks were freed on their nodes: none left over
+    assert sum(on_master(i) for i in range(3)) == client.hlen(Keys("c9").block_map(f.ino))
+
+
 def test_snapshot_is_refused_with_a_clear_message(redis_cluster: Cluster) -> None:  # noqa: F811
     url = _far_url(redis_cluster, "c2")
     FileSystem.mkfs(connect(ServerSpec.from_parts(url=url)), "c2", uid=0, gid=0)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import codec
+from .cluster import mget_blocks
 from .errors import translated
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def block_infos(fs: DataOps, ino: int, limit: int = 10_000) -> list[BlockInfo]:
             if count else []
         ids = [entry_id(e) if e else None for e in entries]
         keys = [fs.block_key(i) for i in ids if i]
-        values = iter(fs.client.mget(keys) if keys else [])
+        values = iter(mget_blocks(fs.client, keys))
     infos = []
     for index, (entry, block_id) in enumerate(zip(entries, ids, strict=True)):
         text = (entry or b"").decode(errors="replace")

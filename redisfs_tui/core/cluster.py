@@ -86,6 +86,14 @@ def scan_pages(client: Any, match: str, count: int) -> Iterator[list[bytes]]:
             return
 
 
+def mget_blocks(client: Any, names: list[Any]) -> list[bytes | None]:
+    """MGET of pool blocks, which live in many slots on a cluster (split by node there;
+    one MGET on a single server)."""
+    if not names:
+        return []
+    return client.mget_nonatomic(names) if is_cluster(client) else client.mget(names)
+
+
 def node_info(client: Any, section: str | None = None, key: str | None = None) -> dict:
     """INFO of the server, or on a cluster of the master owning ``key`` (else the
     client's default node): one node's figures, never a dict of nodes."""

@@ -16,6 +16,7 @@ import redis
 
 from . import codec
 from .blockmap import BlockInfo, entry_id
+from .cluster import mget_blocks
 from .errors import translated
 from .fs import FileSystem
 
@@ -136,7 +137,7 @@ def _blocks(fs: FileSystem, ino: int, total: int, limit: int) -> tuple[list[Bloc
         shown = present[:limit]
         ids = {i: entry_id(entries[i]) for i in shown}
         keys = [fs.block_key(b) for b in ids.values() if b]
-        values = iter(client.mget(keys) if keys else [])
+        values = iter(mget_blocks(client, keys))
     infos: list[BlockInfo] = []
     previous = -1
     for index in shown:

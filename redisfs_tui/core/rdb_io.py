@@ -16,7 +16,7 @@ import redis
 
 from ..rdb import RdbEntry, RdbError, read_rdb, write_rdb
 from .blockmap import entry_id
-from .cluster import is_cluster
+from .cluster import is_cluster, mget_blocks
 from .errors import FsError, translated
 from .keys import Keys, block_key, parse_block_key, prefix_of_superblock
 from .upgrade import upgrade
@@ -101,7 +101,7 @@ def _referenced_blocks(client: redis.Redis, keys: Keys, entries: list[RdbEntry]
     out = []
     for start in range(0, len(names), 500):
         batch = names[start:start + 500]
-        for name, value in zip(batch, client.mget(batch), strict=True):
+        for name, value in zip(batch, mget_blocks(client, batch), strict=True):
             if value is not None:
                 out.append(RdbEntry(0, name.encode(), "string", value))
     return out

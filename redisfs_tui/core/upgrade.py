@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
+from .cluster import mget_blocks
 from .errors import FsError, NoSuchFilesystem, translated
 from .keys import BLOCK, INODE, Keys, block_key
 from .registry import list_mounts
@@ -67,7 +68,7 @@ def upgrade(client: redis.Redis, prefix: str) -> UpgradeResult:
 
 
 def _convert(client: redis.Redis, keys: Keys, pool: str, epoch: str, names: list[bytes]) -> int:
-    values = client.mget(names)
+    values = mget_blocks(client, names)
     seconds = client.time()[0]
     moves = []
     store = client.pipeline(transaction=False)
