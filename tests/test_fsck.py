@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import redis
 from helpers_invariants import pool_keys
 
 from redisfs_tui.core import ROOT_INO, FileSystem, fsck, registry
+from redisfs_tui.ui.fsck_view import EXPLAIN
 
 
 def _kinds(problems: list[fsck.Problem]) -> set[str]:
@@ -135,3 +138,11 @@ def test_corrupt_file_keeps_its_data_and_wrong_key_types_are_found(
     assert fs.listxattr(other.ino) == [] and list(fs.readdir(folder.ino)) == []
     assert not client.exists(fs.keys.block_map(other.ino))
     assert [p.kind for p in fsck.check(fs)] == ["corrupt-inode"]  # stays for a human
+
+
+def test_every_problem_fsck_reports_is_explained_in_the_ui() -> None:
+    """The fsck view shows a sentence per problem kind: a kind without one showed blank."""
+    core = Path(fsck.__file__).parent
+    kinds = {kind for path in core.glob("fsck*.py")
+             for kind in re.findall(r'Problem\(\s*"([a-z-]+)"', path.read_text())}
+    assert kinds and kinds <= set(EXPLAIN), sorted(kinds - set(EXPLAIN))
