@@ -33,10 +33,10 @@ local function dir_error(ino)
   return nil
 end
 -- Block maps (format 2): field = block index, value = '<epoch>.<id>.<stored_len>'.  Block
--- keys live in the pool and are never touched here (they may be in other slots): a
+-- keys live in the pool and are never read here (they may be in other slots): a
 -- script collects the pool keys of the entries it dropped that no other filesystem can
 -- reference -- written at this filesystem's current epoch, i.e. after the last snapshot
--- or restore that shared it -- in FREED, and the client UNLINKs them.
+-- or restore that shared it -- in FREED, and with_freed unlinks them.
 local FREED = {}
 local function entry_parts(v)
   local e, id, len = string.match(v or '', '^(%d+)%.(%x+)%.(%d+)$')
@@ -80,8 +80,17 @@ local function drop_entries(ino, first, base)
   end
   return dropped
 end
--- The reply of a script that may free blocks: {reply, pool keys to UNLINK}.
-local function with_freed(reply) return {reply, FREED} end
+-- The reply of a script that may free blocks: {reply, pool keys left to UNLINK}.  On one
+-- server the script unlinks them itself (no extra round trip); on Cluster a block in
+-- another slot cannot be touched (pcall's error) and the client unlinks it.
+local function with_freed(reply)
+  local left = {}
+  for _, key in ipairs(FREED) do
+    local done = redis.pcall('UNLINK', key)
+    if type(done) == 'table' and done.err then table.insert(left, key) end
+  end
+  return {reply, left}
+end
 -- Copy one inode (inode, entries, xattrs, block map: metadata only, the blocks are
 -- shared) from filesystem `src` to `dst`, counting it in dst's superblock.  Unlinked
 -- inodes (nlink 0, kept while open) are not copied.  Returns 1 when copied.
