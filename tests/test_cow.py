@@ -416,3 +416,23 @@ def test_snapshot_cli_upgrade_and_gc(redis_server, client: redis.Redis, prefix: 
     done = subprocess.run([*cmd, "--gc=nope"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "no format 2 filesystem" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fsck_repair_waits_for_a_running_snapshot(client: redis.Redis, fs: FileSystem) -> None:
+    """Repairs are not copy-before-write: during a snapshot they would change what the
+    snapshot is still copying, so they are refused until it ends (or is found stopped)."""
+    _files(fs, 2, 100)
+    client.hset(fs.keys.dirents(ROOT_INO), "ghost", 999_999)  # damage: a dangling entry
+    src, dst = Keys(fs.prefix), Keys(fs.prefix + ".s")
+    client.evalsha(fs._s.snap_begin.sha, 2, src.superblock, dst.superblock, src.base,
+                   dst.base, time.time_ns(), "u", "snapshot", fs.prefix)
+    problems = fsck.check(fs)
+    assert "dangling-entry" in {p.kind for p in problems}
+    with pytest.raises(FsError) as refused:
+        fsck.repair(fs, problems)
+    assert refused.value.errno == errno.EBUSY and "snapshot" in str(refused.value)
+    assert client.hexists(fs.keys.dirents(ROOT_INO), "ghost")  # nothing was touched
+    client.hset(src.superblock, "snap_beat", int(time.time()) - 120)  # its maker died
+    fsck.repair(fs, fsck.check(fs))
+    assert not client.hexists(fs.keys.dirents(ROOT_INO), "ghost")
+    assert not client.exists(dst.superblock)

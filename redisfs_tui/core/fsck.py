@@ -12,6 +12,7 @@ goes to lost+found), and the root stays its own parent.
 
 from __future__ import annotations
 
+import errno
 import stat
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -185,6 +186,7 @@ def check_pool(fs: FileSystem) -> list[Problem]:
 def repair(fs: FileSystem, problems: list[Problem]) -> int:
     """Apply the repairs; returns how many problems were fixed."""
     fs._writable()
+    _refuse_during_snapshot(fs, problems)
     fixed = 0
     lost_found: list[int] = []  # made at first need
 
@@ -208,6 +210,22 @@ def repair(fs: FileSystem, problems: list[Problem]) -> int:
                 with translated():
                     fs.client.hset(fs.keys.superblock, mapping=problem.data)
     return fixed
+
+
+def _refuse_during_snapshot(fs: FileSystem, problems: list[Problem]) -> None:
+    """EBUSY while a snapshot of this filesystem is being copied: repairs change keys
+    without copying the inode into the snapshot first (copy-before-write is the scripts'),
+    so the snapshot would no longer be one point in time.  A stopped copy (stale-snapshot)
+    may be cleaned up, and nothing else is refused when there is nothing to repair."""
+    if not any(p.repairable and p.kind != "stale-snapshot" for p in problems):
+        return
+    with translated():
+        snap_to, beat = fs.client.hmget(fs.keys.superblock, "snap_to", "snap_beat")
+        now = fs.client.time()[0]
+    if snap_to and now - int(beat or 0) <= STALE_AFTER:
+        target = snap_to.decode(errors="replace")[1:-2]
+        raise FsError(errno.EBUSY, f"a snapshot of {fs.prefix} into {target} is being taken: "
+                      "repair once it has finished")
 
 
 def _repair_one(fs: FileSystem, problem: Problem, lost_found: Callable[[], int]) -> bool:
