@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
+import pytest
 import redis
 from rich.console import Console
 from textual.pilot import Pilot
@@ -29,6 +30,20 @@ FIXED_UUID = "0" * 32
 
 def clock() -> dt.datetime:
     return dt.datetime.fromtimestamp(NOW_NS / 1e9, dt.UTC)
+
+
+def demo_client_fixture(prefix: str):
+    """A module-scoped fixture: a client of the session's redis-server holding the pinned
+    demo filesystem under ``prefix`` (``mclient = demo_client_fixture("uidemo")``)."""
+
+    @pytest.fixture(scope="module")
+    def fixture(redis_server):
+        client = redis.Redis.from_url(redis_server.url)
+        pinned_demo(client, prefix)
+        yield client
+        client.close()
+
+    return fixture
 
 
 def pinned_demo(client: redis.Redis, prefix: str) -> FileSystem:

@@ -9,14 +9,20 @@ import stat
 from pathlib import Path
 
 import pytest
-import redis
 from helpers_invariants import stored_key
-from helpers_ui import make_app, notifications, pinned_demo, run, settle, text_of, wait_for
+from helpers_ui import (
+    demo_client_fixture,
+    make_app,
+    notifications,
+    run,
+    settle,
+    text_of,
+    wait_for,
+)
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
 from redisfs_tui.core import ROOT_INO, FileSystem
-from redisfs_tui.core.local_server import LocalRedis
 from redisfs_tui.ui.browser import BrowserView
 from redisfs_tui.ui.confirm import ConfirmModal
 from redisfs_tui.ui.form import FormModal
@@ -24,12 +30,7 @@ from redisfs_tui.ui.form import FormModal
 DEMO = "uidemo"
 
 
-@pytest.fixture(scope="module")
-def mclient(redis_server: LocalRedis) -> redis.Redis:
-    client = redis.Redis.from_url(redis_server.url)
-    pinned_demo(client, DEMO)
-    yield client
-    client.close()
+mclient = demo_client_fixture(DEMO)
 
 
 def names(app) -> list[str]:

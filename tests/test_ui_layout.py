@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import redis
-from helpers_ui import make_app, pinned_demo, run, settle, svg_lines, wait_for
+from helpers_ui import demo_client_fixture, make_app, run, settle, svg_lines, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
-from redisfs_tui.core.local_server import LocalRedis
 from redisfs_tui.ui.confirm import ConfirmModal
 from redisfs_tui.ui.form import FormModal
 from redisfs_tui.ui.preview_data import HEX_MAX_ROW, hex_line_width
@@ -22,12 +20,7 @@ SMALL = (80, 24)
 OFFSET = re.compile(r"^[0-9a-f]{8}  ")
 
 
-@pytest.fixture(scope="module")
-def mclient(redis_server: LocalRedis) -> redis.Redis:
-    client = redis.Redis.from_url(redis_server.url)
-    pinned_demo(client, DEMO)
-    yield client
-    client.close()
+mclient = demo_client_fixture(DEMO)
 
 
 async def assert_buttons_visible(pilot: Pilot, what: str) -> None:
