@@ -23,7 +23,7 @@ from redisfs_tui.ui.preview import PreviewPane
 
 def state(app, prefix: str) -> str:
     table = app.view("filesystems").query_one(DataTable)
-    return table.get_cell(prefix, "state").plain
+    return table.get_cell(prefix, "format").plain
 
 
 def version(client: redis.Redis, prefix: str) -> bytes:
@@ -53,8 +53,8 @@ def test_format_1_is_shown_and_upgraded_with_its_key(redis_server, client: redis
         view.query_one(DataTable).move_cursor(
             row=view.query_one(DataTable).get_row_index(prefix))
         await settle(pilot, 1)
-        assert state(app, prefix) == "format 1 — upgrade needed"
-        assert "format 1 — upgrade needed: press U" in text_of(view.query_one("#fs-detail",
+        assert state(app, prefix) == "1 — upgrade needed"
+        assert "format v1 — upgrade needed: press U" in text_of(view.query_one("#fs-detail",
                                                                              Static))
         await pilot.press("U")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirm")
@@ -69,7 +69,7 @@ def test_format_1_is_shown_and_upgraded_with_its_key(redis_server, client: redis
                        what="upgraded")
         await settle(pilot)
         assert any(f"Upgraded {prefix} to format 2: 5 blocks" in n for n in notifications(app))
-        assert state(app, prefix) == ""
+        assert state(app, prefix) == "2"
         assert version(client, prefix) == b"2"
         check_files(client, prefix, files)
 
@@ -126,8 +126,8 @@ def test_snapshot_states_are_shown(redis_server, client: redis.Redis, fs: FileSy
     app = make_app(redis_server.url, client, tab="filesystems")
 
     async def scenario(pilot: Pilot) -> None:
-        assert state(app, fs.prefix) == f"snapshot to {fs.prefix}.s in progress"
-        assert state(app, fs.prefix + ".s") == "incomplete snapshot copy"
+        assert state(app, fs.prefix) == f"2 — snapshot to {fs.prefix}.s in progress"
+        assert state(app, fs.prefix + ".s") == "2 — incomplete snapshot copy"
 
     run(app, scenario)
 

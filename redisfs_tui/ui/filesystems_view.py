@@ -25,11 +25,11 @@ from .migrate_form import MigrateMixin
 from .mount_control import LaunchedMount, MountError, unmount
 from .mount_guard import LiveMount, live_mounts, refuse_if_mounted
 from .typed_confirm import TypedConfirmModal
-from .upgrade_actions import UPGRADE_KEY, UpgradeMixin, state_text
+from .upgrade_actions import UPGRADE_KEY, UpgradeMixin, format_cell, state_text
 from .view import TableView
 
 COLUMNS = ("prefix", "inodes", "stored", "logical", "ratio", "codec", "block", "created",
-           "snapshot of", "mounts", "state")
+           "snapshot of", "mounts", "format")
 CODECS = [("zstd (default)", "zstd"), ("zlib", "zlib"), ("raw (no compression)", "raw")]
 BLOCK_SIZES = [(fmt.size(n), str(n)) for n in (32 << 10, 64 << 10, 128 << 10, 256 << 10,
                                                1 << 20)]
@@ -88,7 +88,7 @@ class FilesystemsView(MigrateMixin, UpgradeMixin, TableView):
                 Text(s.codec), Text(fmt.size(s.block_size)),
                 Text(fmt.age(s.created_ns, self.rfs.now())), Text(s.snapshot_of),
                 Text(str(live[s.prefix]) if live[s.prefix] else "", style="bold green"),
-                Text(state_text(s), style="bold yellow" if s.format_version == 1 else "yellow"),
+                Text(format_cell(s), style="bold yellow" if state_text(s) else ""),
                 key=s.prefix)
         if keep and any(s.prefix == keep for s in summaries):
             table.move_cursor(row=table.get_row_index(keep))
@@ -118,10 +118,10 @@ class FilesystemsView(MigrateMixin, UpgradeMixin, TableView):
         if s.format_version == 1:
             state += f": press {UPGRADE_KEY}"
         detail.update(Text.assemble(
-            (s.prefix, "bold"), f"  format v{s.format_version} · uuid {s.uuid} · created "
+            (s.prefix, "bold"), f"  format v{s.format_version}",
+            (f" — {state}" if state else "", "bold yellow"), f" · uuid {s.uuid} · created "
             f"{fmt.timestamp(s.created_ns)}" + (f" · snapshot of {s.snapshot_of}"
-                                                if s.snapshot_of else ""),
-            (f" · {state}" if state else "", "bold yellow"), style="dim"))
+                                                if s.snapshot_of else ""), style="dim"))
 
     def _need(self) -> FsSummary | None:
         s = self.selected

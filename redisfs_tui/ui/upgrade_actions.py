@@ -41,14 +41,20 @@ def state_text(s: FsSummary) -> str:
     """What is worth knowing about a filesystem's format and snapshot state ('' if all is
     usual)."""
     if s.format_version == 1:
-        return "format 1 — upgrade needed"
+        return "upgrade needed"
     if s.incomplete:
         return "incomplete snapshot copy"
     if s.snapshot_to:
         return f"snapshot to {s.snapshot_to} in progress"
     if s.format_version != 2:
-        return f"format {s.format_version}: unknown"
+        return "unknown format: a newer redisfs wrote it"
     return ""
+
+
+def format_cell(s: FsSummary) -> str:
+    """The format column: the version, and the state after it."""
+    state = state_text(s)
+    return f"{s.format_version}" + (f" — {state}" if state else "")
 
 
 def offer_upgrade(app: RedisFsApp, prefix: str) -> None:
