@@ -3,9 +3,11 @@ palette, the browser's offer; refused while mounted) and "Collect garbage…".""
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
+import pytest
 import redis
 from helpers_invariants import pool_keys
 from helpers_ui import make_app, notifications, run, settle, text_of, wait_for
@@ -13,8 +15,9 @@ from test_cow import _v1_tree
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from redisfs_tui.core import ROOT_INO, FileSystem, registry
+from redisfs_tui.core import ROOT_INO, FileSystem, FsError, registry
 from redisfs_tui.core import snapshot as snap
+from redisfs_tui.core import upgrade as upgrade_mod
 from redisfs_tui.core.keys import Keys, block_key, parse_block_key
 from redisfs_tui.ui.commands import RedisFsCommands
 from redisfs_tui.ui.confirm import ConfirmModal
@@ -172,3 +175,32 @@ def test_gc_deletes_what_a_deleted_snapshot_left(redis_server, client: redis.Red
         assert fs.read(fs.lookup(ROOT_INO, "f3").ino, 0, fs.block_size + 1) == made["f3"]
 
     run(app, scenario)
+
+
+def test_upgrade_reports_progress_and_stops_between_batches(client: redis.Redis,
+                                                             prefix: str) -> None:
+    """The hooks the UI's job uses: progress per batch; cancel leaves format 1, and the
+    next run finishes what is left."""
+    files = _v1_tree(client, prefix)
+    keys = Keys(prefix)
+    extra = os.urandom(4096)
+    pipe = client.pipeline(transaction=False)
+    for index in range(upgrade_mod.BATCH):  # a second batch: a file of BATCH more blocks
+        pipe.set(keys.block(4, index), b"R" + extra)
+    pipe.hset(keys.inode(4), mapping={"mode": 0o100644, "uid": 0, "gid": 0, "nlink": 1,
+                                      "size": 4096 * upgrade_mod.BATCH, "atime": 0, "mtime": 0,
+                                      "ctime": 0, "parent": 1, "blocks": upgrade_mod.BATCH})
+    pipe.hset(keys.dirents(1), "big", 4)
+    pipe.hset(keys.superblock, mapping={"next_ino": 4, "inodes": 4})
+    pipe.execute()
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(FsError) as info:
+        upgrade_mod.upgrade(client, prefix, progress=lambda d, t: seen.append((d, t)),
+                            cancelled=lambda: bool(seen))
+    assert info.value.errno == errno.ECANCELED
+    total = upgrade_mod.BATCH + 5
+    assert seen == [(upgrade_mod.BATCH, total)]
+    assert version(client, prefix) == b"1"
+    done = upgrade_mod.upgrade(client, prefix, progress=lambda d, t: seen.append((d, t)))
+    assert done.blocks == 5 and seen[-1] == (5, 5)
+    check_files(client, prefix, {**files, "big": extra * upgrade_mod.BATCH})
