@@ -33,6 +33,7 @@ class UnsupportedFormat(FsError):
     """The superblock declares a format this version cannot read safely."""
 
     def __init__(self, prefix: str, version: int, supported: int) -> None:
+        self.version = version  # the UI offers the upgrade of an older one
         if 1 <= version < supported:
             why = (f"filesystem {prefix!r} has the old on-Redis format {version}; this redisfs "
                    f"uses format {supported}: convert it once with `redisfs-snapshot "

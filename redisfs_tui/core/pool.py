@@ -38,6 +38,7 @@ class GcResult:
     scanned: int  # block keys of the pool
     deleted: int
     aborted: str = ""  # why nothing was swept, or ''
+    young: int = 0  # unreferenced but younger than min_age: kept for now
 
 
 def members(client: redis.Redis, pool: str) -> dict[str, tuple[bytes | None, ...]]:
@@ -115,7 +116,7 @@ def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
                         "a snapshot, restore or delete changed the pool during the mark")
     with translated():
         now = client.time()[0]
-        doomed, scanned = [], 0
+        doomed, scanned, young = [], 0, 0
         for key in client.scan_iter(match=pool_pattern(pool), count=BATCH):
             parsed = parse_block_key(key)
             if parsed is None or parsed[0] != pool:
@@ -125,10 +126,11 @@ def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
             if block_id.encode() in marked:
                 continue
             if before and now - int(block_id[:8], 16) < min_age:
+                young += 1
                 continue  # a writer may be about to commit it
             doomed.append(key)
     deleted = len(doomed) if dry_run else unlink_keys(client, doomed)
-    return GcResult(pool, tuple(sorted(before)), len(marked), scanned, deleted)
+    return GcResult(pool, tuple(sorted(before)), len(marked), scanned, deleted, young=young)
 
 
 def gc_filesystem(client: redis.Redis, prefix: str) -> GcResult | None:

@@ -52,6 +52,8 @@ class FsSummary:
     logical_bytes: int
     stored_bytes: int
     snapshot_of: str
+    incomplete: bool = False  # a snapshot copy into it has not finished: not mountable
+    snapshot_to: str = ""  # the prefix a snapshot of it is being copied into, if any
 
     @property
     def compression_ratio(self) -> float:
@@ -109,7 +111,8 @@ def _summary(prefix: str, sb: dict[bytes, bytes]) -> FsSummary:
 
     return FsSummary(prefix, num(b"format_version"), num(b"block_size"), text(b"codec"),
                      num(b"created"), text(b"uuid"), num(b"inodes"), num(b"logical_bytes"),
-                     num(b"stored_bytes"), text(b"snapshot_of"))
+                     num(b"stored_bytes"), text(b"snapshot_of"), bool(sb.get(b"incomplete")),
+                     text(b"snap_to")[1:-2])  # the key base "{Q}:" of the target
 
 
 def list_filesystems(client: redis.Redis) -> list[FsSummary]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -32,8 +33,12 @@ class UpgradeResult:
     already: bool = False  # it was format 2 before
 
 
-def upgrade(client: redis.Redis, prefix: str) -> UpgradeResult:
-    """Upgrade ``prefix`` from format 1 to 2 (nothing to do when it is 2 already)."""
+def upgrade(client: redis.Redis, prefix: str,
+            progress: Callable[[int, int], None] | None = None,
+            cancelled: Callable[[], bool] | None = None) -> UpgradeResult:
+    """Upgrade ``prefix`` from format 1 to 2 (nothing to do when it is 2 already).
+    ``progress(done, total)`` after each batch of blocks; ``cancelled()`` true stops between
+    batches with ECANCELED (still format 1; a later run goes on where this one stopped)."""
     keys = Keys(prefix)
     started = time.monotonic()
     with translated():
@@ -56,7 +61,12 @@ def upgrade(client: redis.Redis, prefix: str) -> UpgradeResult:
         pool, epoch = (v.decode() for v in client.hmget(keys.superblock, "pool", "epoch"))
         names = list(client.scan_iter(match=keys.pattern(BLOCK), count=1000))
         for start in range(0, len(names), BATCH):
+            if cancelled is not None and cancelled():
+                raise FsError(errno.ECANCELED, f"upgrade of {prefix!r} stopped: it is still "
+                              "format 1; run it again to finish")
             converted += _convert(client, keys, pool, epoch, names[start:start + BATCH])
+            if progress is not None:
+                progress(min(start + BATCH, len(names)), len(names))
         inodes = list(client.scan_iter(match=keys.pattern(INODE), count=1000))
         for start in range(0, len(inodes), BATCH):
             pipe = client.pipeline(transaction=False)

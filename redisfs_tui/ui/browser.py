@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
-from ..core import ROOT_INO, FileSystem, FsError
+from ..core import ROOT_INO, FileSystem, FsError, UnsupportedFormat
 from ..core.search import Found
 from . import fmt
 from .breadcrumbs import Breadcrumbs
@@ -33,6 +33,7 @@ from .inspect_data import inode_report
 from .inspector import InspectorPane, render_report
 from .preview import PreviewPane, render_preview
 from .preview_data import load_preview
+from .upgrade_actions import UPGRADE_HOW, offer_upgrade
 
 PAGE = 1000
 FLUSH_SECONDS = 0.25  # merge loaded pages into the list at most this often
@@ -107,8 +108,20 @@ class BrowserView(BrowserOps):
     @work(thread=True, exclusive=True, group="browser-open", exit_on_error=False,
           name="Open filesystem")
     def _open_worker(self, prefix: str, path: str, select: str | None = None) -> None:
-        fs = FileSystem(self.rfs.client, prefix)
+        try:
+            fs = FileSystem(self.rfs.client, prefix)
+        except UnsupportedFormat as exc:
+            if exc.version != 1:
+                raise
+            self.app.call_from_thread(self._old_format, prefix)  # not a dead end: upgrade
+            return
         self.app.call_from_thread(self._opened, fs, path, select)
+
+    def _old_format(self, prefix: str) -> None:
+        self.close_filesystem()
+        self.query_one(PreviewPane).clear(f"{prefix} has the old on-Redis format 1: to open "
+                                          f"it, upgrade it ({UPGRADE_HOW}).")
+        offer_upgrade(self.rfs, prefix)
 
     def _opened(self, fs: FileSystem, path: str, select: str | None = None) -> None:
         self.fs = fs

@@ -32,6 +32,10 @@ COMMANDS: list[Command] = [
     Command("Restore snapshot", "Replace a filesystem with a snapshot", "filesystems",
             "restore"),
     Command("Diff filesystems", "What changed between two filesystems", "filesystems", "diff"),
+    Command("Upgrade to format 2…", "Convert a format 1 filesystem to the block pool format",
+            "filesystems", "upgrade"),
+    Command("Collect garbage…", "Delete the pool blocks no filesystem or snapshot references",
+            "filesystems", "gc"),
     Command("Migrate from C redisfs…", "Convert a tree of the original C redisfs into a new "
             "filesystem", "filesystems", "migrate"),
     Command("Show browser", "The file browser", "browser", ""),

@@ -1,5 +1,5 @@
 """Filesystems on the server (found by their superblocks): create, delete, snapshot,
-restore, diff, and open one in the browser."""
+restore, diff, upgrade, collect garbage, and open one in the browser."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from .migrate_form import MigrateMixin
 from .mount_control import LaunchedMount, MountError, unmount
 from .mount_guard import LiveMount, live_mounts, refuse_if_mounted
 from .typed_confirm import TypedConfirmModal
+from .upgrade_actions import UPGRADE_KEY, UpgradeMixin, format_cell, state_text
 from .view import TableView
 
 COLUMNS = ("prefix", "inodes", "stored", "logical", "ratio", "codec", "block", "created",
-           "snapshot of", "mounts")
+           "snapshot of", "mounts", "format")
 CODECS = [("zstd (default)", "zstd"), ("zlib", "zlib"), ("raw (no compression)", "raw")]
 BLOCK_SIZES = [(fmt.size(n), str(n)) for n in (32 << 10, 64 << 10, 128 << 10, 256 << 10,
                                                1 << 20)]
@@ -40,9 +41,10 @@ def check_prefix(value: str) -> str | None:
     return None
 
 
-class FilesystemsView(MigrateMixin, TableView):
+class FilesystemsView(MigrateMixin, UpgradeMixin, TableView):
     """A table of FsSummary rows; the selected row is the target of every action
-    (migration from the C redisfs: MigrateMixin)."""
+    (migration from the C redisfs: MigrateMixin; format upgrade and pool GC:
+    UpgradeMixin)."""
 
     COLUMNS = COLUMNS
     TABLE_ID = "fs-table"
@@ -54,6 +56,7 @@ class FilesystemsView(MigrateMixin, TableView):
         Binding("s", "snapshot", "Snapshot", id="filesystems.snapshot"),
         Binding("r", "restore", "Restore", id="filesystems.restore"),
         Binding("D", "diff", "Diff", id="filesystems.diff"),
+        Binding(UPGRADE_KEY, "upgrade", "Upgrade", id="filesystems.upgrade"),
     ]
 
     def __init__(self, id: str | None = None) -> None:
@@ -85,6 +88,7 @@ class FilesystemsView(MigrateMixin, TableView):
                 Text(s.codec), Text(fmt.size(s.block_size)),
                 Text(fmt.age(s.created_ns, self.rfs.now())), Text(s.snapshot_of),
                 Text(str(live[s.prefix]) if live[s.prefix] else "", style="bold green"),
+                Text(format_cell(s), style="bold yellow" if state_text(s) else ""),
                 key=s.prefix)
         if keep and any(s.prefix == keep for s in summaries):
             table.move_cursor(row=table.get_row_index(keep))
@@ -110,8 +114,12 @@ class FilesystemsView(MigrateMixin, TableView):
         if s is None:
             detail.update("No filesystems on this server yet: press n to create one.")
             return
+        state = state_text(s)
+        if s.format_version == 1:
+            state += f": press {UPGRADE_KEY}"
         detail.update(Text.assemble(
-            (s.prefix, "bold"), f"  format v{s.format_version} · uuid {s.uuid} · created "
+            (s.prefix, "bold"), f"  format v{s.format_version}",
+            (f" — {state}" if state else "", "bold yellow"), f" · uuid {s.uuid} · created "
             f"{fmt.timestamp(s.created_ns)}" + (f" · snapshot of {s.snapshot_of}"
                                                 if s.snapshot_of else ""), style="dim"))
 
