@@ -87,8 +87,12 @@ def test_delete_snapshot_then_gc_reclaims(client: redis.Redis, fs: FileSystem) -
     # ... one older than the GC's age limit is garbage
     found = fsck.check(fs)
     assert [p.kind for p in found] == []
+    stored = sum(client.strlen(key) for key in pool_keys(client, fs.pool))
+    stopped = pool.gc(client, fs.pool, min_age=0, cancelled=lambda: True)
+    assert stopped.aborted == pool.CANCELLED and stopped.deleted == 0
+    assert len(pool_keys(client, fs.pool)) == 4  # a cancelled GC deletes nothing
     done = pool.gc(client, fs.pool, min_age=0)
-    assert (done.deleted, done.members) == (4, (fs.prefix,))
+    assert (done.deleted, done.members, done.freed_bytes) == (4, (fs.prefix,), stored)
     assert not pool_keys(client, fs.pool)
 
 

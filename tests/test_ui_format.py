@@ -19,6 +19,7 @@ from redisfs_tui.core import ROOT_INO, FileSystem, FsError, registry
 from redisfs_tui.core import snapshot as snap
 from redisfs_tui.core import upgrade as upgrade_mod
 from redisfs_tui.core.keys import Keys, block_key, parse_block_key
+from redisfs_tui.ui import fmt
 from redisfs_tui.ui.commands import RedisFsCommands
 from redisfs_tui.ui.confirm import ConfirmModal
 from redisfs_tui.ui.preview import PreviewPane
@@ -157,7 +158,9 @@ def test_gc_deletes_what_a_deleted_snapshot_left(redis_server, client: redis.Red
             for e in client.hvals(fs.keys.block_map(fs.lookup(ROOT_INO, "f3").ino))}
     orphans = pool_keys(client, fs.pool) - kept
     assert len(orphans) == 3
-    _age_blocks(client, fs.pool, set(list(orphans)[:2]))  # one stays young
+    aged = set(list(orphans)[:2])  # one stays young
+    freed = sum(client.strlen(key) for key in aged)
+    _age_blocks(client, fs.pool, aged)
     app = make_app(redis_server.url, client, tab="filesystems")
 
     async def scenario(pilot: Pilot) -> None:
@@ -169,7 +172,7 @@ def test_gc_deletes_what_a_deleted_snapshot_left(redis_server, client: redis.Red
         await wait_for(pilot, lambda: any("Deleted" in n for n in notifications(app)),
                        what="the GC's report")
         said = next(n for n in notifications(app) if "Deleted" in n)
-        assert "Deleted 2 unreferenced block(s)" in said, said
+        assert f"Deleted 2 unreferenced block(s) ({fmt.size(freed)})" in said, said
         assert "1 younger than 10 min kept" in said, said
         assert len(pool_keys(client, fs.pool)) == 2  # f3's and the young one
         assert fs.read(fs.lookup(ROOT_INO, "f3").ino, 0, fs.block_size + 1) == made["f3"]

@@ -111,7 +111,8 @@ def _maintain(client, args: argparse.Namespace) -> int:
             fail(PROGRAM, f"gc of pool {result.pool} stopped: {result.aborted}; run it again",
                  code=1)
         print(f"gc of pool {result.pool} ({', '.join(result.members)}): {result.scanned} "
-              f"blocks, {result.referenced} referenced, {result.deleted} deleted")
+              f"blocks, {result.referenced} referenced, {result.deleted} deleted "
+              f"({result.freed_bytes} bytes), {result.young} younger than 10 minutes kept")
     return 0
 
 

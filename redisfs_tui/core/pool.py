@@ -11,6 +11,7 @@ the mark (it copied references from one member to another meanwhile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -27,6 +28,7 @@ from .keys import (
 )
 
 GC_MIN_AGE = 600  # seconds; twice the write script's limit on id age
+CANCELLED = "cancelled"  # GcResult.aborted when the caller stopped it
 BATCH = 1000
 
 
@@ -39,6 +41,7 @@ class GcResult:
     deleted: int
     aborted: str = ""  # why nothing was swept, or ''
     young: int = 0  # unreferenced but younger than min_age: kept for now
+    freed_bytes: int = 0  # stored bytes of the blocks deleted (counted on a dry run)
 
 
 def members(client: redis.Redis, pool: str) -> dict[str, tuple[bytes | None, ...]]:
@@ -97,9 +100,11 @@ def unlink_keys(client: redis.Redis, names: list[str] | list[bytes]) -> int:
 
 
 def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
-       dry_run: bool = False) -> GcResult:
+       dry_run: bool = False, cancelled: Callable[[], bool] | None = None) -> GcResult:
     """Delete the pool's blocks no member references and older than ``min_age`` s;
-    with no member left, the whole pool.  ``dry_run`` only counts them."""
+    with no member left, the whole pool.  ``dry_run`` only counts them.  ``cancelled()``
+    true stops it between batches, before anything is deleted."""
+    stop = cancelled or (lambda: False)
     before = members(client, pool)
     running = [p for p, (_, snap_to) in before.items() if snap_to]
     if running:
@@ -107,6 +112,8 @@ def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
     marked: set[bytes] = set()
     with translated():
         for prefix in before:
+            if stop():
+                return GcResult(pool, tuple(before), len(marked), 0, 0, CANCELLED)
             for entry in _entries(client, prefix):
                 parts = entry.split(b".")
                 if len(parts) == 3:
@@ -122,6 +129,8 @@ def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
             if parsed is None or parsed[0] != pool:
                 continue
             scanned += 1
+            if scanned % BATCH == 0 and stop():
+                return GcResult(pool, tuple(before), len(marked), scanned, 0, CANCELLED)
             block_id = parsed[1]
             if block_id.encode() in marked:
                 continue
@@ -129,12 +138,27 @@ def gc(client: redis.Redis, pool: str, min_age: float = GC_MIN_AGE,
                 young += 1
                 continue  # a writer may be about to commit it
             doomed.append(key)
+    freed_bytes = _stored_bytes(client, doomed)
     deleted = len(doomed) if dry_run else unlink_keys(client, doomed)
-    return GcResult(pool, tuple(sorted(before)), len(marked), scanned, deleted, young=young)
+    return GcResult(pool, tuple(sorted(before)), len(marked), scanned, deleted, young=young,
+                    freed_bytes=freed_bytes)
 
 
-def gc_filesystem(client: redis.Redis, prefix: str) -> GcResult | None:
+def _stored_bytes(client: redis.Redis, names: list[bytes]) -> int:
+    """Sum of STRLEN over ``names`` (pipelined; on Cluster split by node)."""
+    total = 0
+    with translated():
+        for start in range(0, len(names), BATCH):
+            pipe = client.pipeline(transaction=False)
+            for name in names[start:start + BATCH]:
+                pipe.strlen(name)
+            total += sum(n for n in pipe.execute(raise_on_error=False) if isinstance(n, int))
+    return total
+
+
+def gc_filesystem(client: redis.Redis, prefix: str,
+                  cancelled: Callable[[], bool] | None = None) -> GcResult | None:
     """GC of the pool ``prefix`` belongs to (None: no such filesystem or no pool)."""
     with translated():
         pool = client.hget(Keys(prefix).superblock, "pool")
-    return gc(client, pool.decode()) if pool else None
+    return gc(client, pool.decode(), cancelled=cancelled) if pool else None

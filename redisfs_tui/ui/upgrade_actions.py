@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, cast
 
 from textual import work
 
-from ..core.pool import GC_MIN_AGE, GcResult, gc_filesystem
+from ..core.pool import CANCELLED, GC_MIN_AGE, GcResult, gc_filesystem
 from ..core.registry import FsSummary
 from ..core.upgrade import UpgradeResult, upgrade
+from . import fmt
 from .confirm import ConfirmModal
 from .job_bar import JobHandle
 from .mount_guard import refuse_if_mounted
@@ -159,13 +160,17 @@ class UpgradeMixin:
     @work(thread=True, exit_on_error=False, name="Collect garbage", group="job")
     def _gc_worker(self, prefix: str, handle: JobHandle) -> None:
         handle.note("marking referenced blocks…")
-        result = gc_filesystem(self.rfs.client, prefix)
+        result = gc_filesystem(self.rfs.client, prefix, cancelled=handle.cancelled)
         self.rfs.call_from_thread(self._collected, prefix, result)
 
     def _collected(self, prefix: str, result: GcResult | None) -> None:
         if result is None:
             self.rfs.notify(f"{prefix} has no block pool (gone, or format 1).",
                             severity="warning")
+            return
+        if result.aborted == CANCELLED:
+            self.rfs.notify("Garbage collection stopped: nothing was deleted.",
+                            title="Garbage collection", severity="warning")
             return
         if result.aborted:
             self.rfs.notify(f"Nothing collected: {result.aborted}.  Try again later.",
@@ -174,7 +179,8 @@ class UpgradeMixin:
         shared = ", ".join(result.members) or "no filesystem"
         young = (f"; {result.young:,} younger than {GC_MIN_AGE // 60} min kept (run it again "
                  "later)" if result.young else "")
-        self.rfs.notify(f"Deleted {result.deleted:,} unreferenced block(s) of pool "
+        self.rfs.notify(f"Deleted {result.deleted:,} unreferenced block(s) "
+                        f"({fmt.size(result.freed_bytes)}) of pool "
                         f"{result.pool} ({result.scanned:,} scanned, {result.referenced:,} "
                         f"referenced by {shared}){young}", title="Garbage collection",
                         timeout=12)
