@@ -3,6 +3,8 @@ the filesystem's slot (before the cluster client this failed with "Redis error: 
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +93,30 @@ def test_one_filesystems_data_spreads_over_every_master(redis_cluster: Cluster) 
     assert bytes(fs.read(f.ino, 0, 2_000_000)) == expected
     # the overwritten and truncated blocks were freed on their nodes: none left over
     assert sum(on_master(i) for i in range(3)) == client.hlen(Keys("c9").block_map(f.ino))
+
+
+def test_a_full_master_fails_the_write_and_leaves_no_half(redis_cluster: Cluster) -> None:  # noqa: F811
+    """A block SET refused by a full master (another slot than the metadata) must fail the
+    write with ENOSPC before the commit script runs: the file keeps its old contents and
+    the blocks stored on the other masters are deleted again."""
+    client = connect(ServerSpec.from_parts(url=_far_url(redis_cluster, "c10")))
+    fs = FileSystem.mkfs(client, "c10", uid=0, gid=0)
+    f = fs.create(ROOT_INO, "f", 0o644)
+    fs.write(f.ino, 0, b"before")
+    pool = client.hget(Keys("c10").superblock, "pool").decode()
+    full = redis_cluster.not_owner(Keys("c10").superblock)
+    node = redis_cluster.client(full)
+    node.config_set("maxmemory", 1)  # noeviction: every SET there answers OOM
+    try:
+        with pytest.raises(FsError) as refused:
+            fs.write(f.ino, 0, os.urandom(41 * fs.block_size))  # some blocks land there
+        assert refused.value.errno == errno.ENOSPC
+    finally:
+        node.config_set("maxmemory", 0)
+    assert bytes(fs.read(f.ino, 0, 100)) == b"before"
+    left = sum(1 for i in range(3)
+               for _ in redis_cluster.client(i).scan_iter(match=f"{{pool:{pool}.*"))
+    assert left == client.hlen(Keys("c10").block_map(f.ino)) == 1
 
 
 def test_snapshot_is_refused_with_a_clear_message(redis_cluster: Cluster) -> None:  # noqa: F811
