@@ -249,6 +249,9 @@ def post_checks(dirs: list[str] | list[Path], timeout: float = 30.0) -> list[str
             time.sleep(0.2)
         if left:
             problems.append(f"{directory} not empty after rm -rf: {left}")
+            shown = sw.bounded(["ls", "-laR", str(directory)], timeout, points)
+            if not isinstance(shown, str):  # what is left, as this mount sees it
+                problems.append(f"ls -laR {directory}:\n{(shown.stdout + shown.stderr)[-3000:]}")
     return problems
 
 
