@@ -16,13 +16,14 @@ import pytest
 import redis
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from redisfs_tui.core import FileSystem, ServerSpec
 from redisfs_tui.core.demo import build_demo
 from redisfs_tui.core.keys import block_key
 from redisfs_tui.ui.app import RedisFsApp
+from redisfs_tui.ui.form import FormModal
 
 NOW_NS = 1_700_000_000 * 10**9  # 2023-11-14 22:13:20 UTC: every time the UI shows is fixed
 FIXED_UUID = "0" * 32
@@ -159,3 +160,19 @@ def svg_lines(svg: str) -> list[str]:
 def svg_errors(svg: str) -> list[str]:
     """Lines of a screenshot that show an error (a screenshot must never bless one)."""
     return [line.strip() for line in svg_lines(svg) if any(w in line for w in ERROR_WORDS)]
+
+
+def put(fs: FileSystem, parent: int, name: str, data: bytes) -> int:
+    """A closed regular file holding ``data`` (test setup through the core)."""
+    ino = fs.create(parent, name, 0o644).ino
+    fs.write(ino, 0, data)
+    fs.release(ino)
+    return ino
+
+
+async def fill_form(pilot: Pilot, value: str) -> None:
+    """Wait for a one-field form, type ``value`` and submit it."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="form")
+    app.screen.query_one(Input).value = value
+    await pilot.press("enter")

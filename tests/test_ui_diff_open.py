@@ -4,7 +4,7 @@ versions; any other row opens the browser at the entry."""
 from __future__ import annotations
 
 import redis
-from helpers_ui import make_app, run, settle, wait_for
+from helpers_ui import make_app, put, run, settle, wait_for
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -12,13 +12,6 @@ from redisfs_tui.core import ROOT_INO, FileSystem
 from redisfs_tui.core.snapshot import snapshot
 from redisfs_tui.ui.diff_screen import DiffScreen
 from redisfs_tui.ui.file_diff import FileDiffScreen
-
-
-def put(fs: FileSystem, parent: int, name: str, data: bytes) -> int:
-    ino = fs.create(parent, name, 0o644).ino
-    fs.write(ino, 0, data)
-    fs.release(ino)
-    return ino
 
 
 def test_enter_on_diff_rows(redis_server, client: redis.Redis, fs: FileSystem):

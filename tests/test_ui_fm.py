@@ -6,20 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
-from helpers_ui import make_app, notifications, run, settle, text_of, wait_for
+from helpers_ui import fill_form, make_app, notifications, put, run, settle, text_of, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, OptionList, Static
 
 from redisfs_tui.core import ROOT_INO, FileSystem, FsError
 from redisfs_tui.ui.confirm import ConfirmModal
 from redisfs_tui.ui.form import FormModal
-
-
-def put(fs: FileSystem, parent: int, name: str, data: bytes) -> int:
-    ino = fs.create(parent, name, 0o644).ino
-    fs.write(ino, 0, data)
-    fs.release(ino)
-    return ino
 
 
 def names(app) -> list[str]:
@@ -37,12 +30,6 @@ def exists(fs: FileSystem, path: str) -> bool:
         return False
     return True
 
-
-async def fill_form(pilot: Pilot, value: str) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="form")
-    app.screen.query_one(Input).value = value
-    await pilot.press("enter")
 
 
 async def form_back(pilot: Pilot, value: str, *words: str) -> None:

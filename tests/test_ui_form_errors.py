@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import redis
-from helpers_ui import make_app, run, settle, wait_for
+from helpers_ui import fill_form, make_app, put, run, settle, wait_for
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Label
 
@@ -15,20 +15,6 @@ from redisfs_tui.core import ROOT_INO, FileSystem
 from redisfs_tui.core.snapshot import snapshot
 from redisfs_tui.ui.filesystems_view import FilesystemsView
 from redisfs_tui.ui.form import FormModal
-
-
-def put(fs: FileSystem, parent: int, name: str, data: bytes) -> int:
-    ino = fs.create(parent, name, 0o644).ino
-    fs.write(ino, 0, data)
-    fs.release(ino)
-    return ino
-
-
-async def submit(pilot: Pilot, value: str) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="form")
-    app.screen.query_one(Input).value = value
-    await pilot.press("enter")
 
 
 def form_error(app) -> str:
@@ -63,14 +49,14 @@ def test_snapshot_and_restore_errors_keep_the_form(redis_server, client: redis.R
         await settle(pilot)
         select_fs(app, prefix)
         await pilot.press("s")
-        await submit(pilot, other.prefix)  # exists: refused by the core
+        await fill_form(pilot, other.prefix)  # exists: refused by the core
         await form_back_with(pilot, other.prefix, other.prefix, "exists")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.job_bar.busy)
         # restore: the snapshot into itself would empty it; said at once, form open
         select_fs(app, snap)
         await pilot.press("r")
-        await submit(pilot, snap)
+        await fill_form(pilot, snap)
         await form_back_with(pilot, snap, snap, "snapshot itself")
         # the snapshot went away meanwhile: the failure brings the form back
         client.delete(f"{{{snap}}}:sb")
@@ -91,7 +77,7 @@ def test_snapshot_and_restore_errors_keep_the_form(redis_server, client: redis.R
                              "log": ""})
         select_fs(app, snap)
         await pilot.press("r")
-        await submit(pilot, prefix)
+        await fill_form(pilot, prefix)
         await form_back_with(pilot, prefix, prefix, "elsewhere", "/mnt/other")
         await pilot.press("escape")
         await settle(pilot)
@@ -112,24 +98,24 @@ def test_copy_out_and_copy_in_errors_keep_the_form(redis_server, client: redis.R
         app.browser.entry_list.select_name("a.txt")
         missing = str(tmp_path / "no" / "where")
         await pilot.press("o")
-        await submit(pilot, missing)
+        await fill_form(pilot, missing)
         await form_back_with(pilot, missing, missing, "No such file")
-        await submit(pilot, str(tmp_path / "file"))
+        await fill_form(pilot, str(tmp_path / "file"))
         await form_back_with(pilot, str(tmp_path / "file"), "file: not a directory")
         # a failure in the job (the file vanished from Redis) brings the form back
         fs.unlink(ROOT_INO, "a.txt", expect=ino)
-        await submit(pilot, str(tmp_path))
+        await fill_form(pilot, str(tmp_path))
         await form_back_with(pilot, str(tmp_path), str(tmp_path))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.job_bar.busy)
 
         nowhere = str(tmp_path / "nothing-here")
         await pilot.press("a")
-        await submit(pilot, nowhere)
+        await fill_form(pilot, nowhere)
         await form_back_with(pilot, nowhere, nowhere, "No such file")
         # the name exists in the directory: the core refuses, the form comes back
         taken = str(tmp_path / "taken")
-        await submit(pilot, taken)
+        await fill_form(pilot, taken)
         await form_back_with(pilot, taken, taken, "exists")
         await pilot.press("escape")
         await settle(pilot)

@@ -18,44 +18,40 @@ def keyed(label: str, key: str) -> Content:
     return Content(f"{label} [{key}]")
 
 
+def nav_bindings(scope: str, up: str, down: str, top: str, bottom: str,
+                 top_keys: str = "g,home", bottom_keys: str = "G,end") -> list[BindingType]:
+    """j/k and top/bottom keys for one kind of widget; ids are ``scope.up`` and so on
+    (the README key table is generated from them)."""
+    return [
+        Binding("k", up, "Up", show=False, id=f"{scope}.up"),
+        Binding("j", down, "Down", show=False, id=f"{scope}.down"),
+        Binding(top_keys, top, "Top", show=False, id=f"{scope}.top"),
+        Binding(bottom_keys, bottom, "Bottom", show=False, id=f"{scope}.bottom"),
+    ]
+
+
 class NavTable(DataTable):
     """A row table where Home/End (and g/G) move the cursor to the first/last row
     (a plain DataTable scrolls sideways on Home/End)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("g,home", "scroll_top", "Top", show=False, id="table.top"),
-        Binding("G,end", "scroll_bottom", "Bottom", show=False, id="table.bottom"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = nav_bindings(
+        "table", "cursor_up", "cursor_down", "scroll_top", "scroll_bottom")
 
 
 class NavTree(Tree):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
-        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
-        Binding("g,home", "scroll_home", "Top", show=False, id="tree.top"),
-        Binding("G,end", "scroll_end", "Bottom", show=False, id="tree.bottom"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = nav_bindings(
+        "tree", "cursor_up", "cursor_down", "scroll_home", "scroll_end")
 
 
 class NavOptionList(OptionList):
     """A list of choices (find results) with the same keys as the tables."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "cursor_up", "Up", show=False, id="options.up"),
-        Binding("j", "cursor_down", "Down", show=False, id="options.down"),
-        Binding("g,home", "first", "Top", show=False, id="options.top"),
-        Binding("G,end", "last", "Bottom", show=False, id="options.bottom"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = nav_bindings(
+        "options", "cursor_up", "cursor_down", "first", "last")
 
 
-SCROLL_BINDINGS: list[BindingType] = [
-    Binding("k", "scroll_up", "Up", show=False, id="scroll.up"),
-    Binding("j", "scroll_down", "Down", show=False, id="scroll.down"),
-    Binding("g", "scroll_home", "Top", show=False, id="scroll.top"),
-    Binding("G", "scroll_end", "Bottom", show=False, id="scroll.bottom"),
-]
+SCROLL_BINDINGS: list[BindingType] = nav_bindings(
+    "scroll", "scroll_up", "scroll_down", "scroll_home", "scroll_end", "g", "G")
 
 
 class NavScroll(VerticalScroll):
