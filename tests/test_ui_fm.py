@@ -116,7 +116,8 @@ def test_rename_with_a_path_moves_and_move_key_moves_the_selection(
         await fill_form(pilot, "/sub/inner/b2.txt")
         await wait_for(pilot, lambda: names(app) == ["sub", "c.txt"], what="moved again")
         assert fs.lookup(inner, "b2.txt").size == 5
-        assert any("Moved b.txt to /sub/inner/b2.txt" in n for n in notifications(app))
+        await wait_for(pilot, lambda: any("Moved b.txt to /sub/inner/b2.txt" in n
+                                          for n in notifications(app)), what="moved toast")
         # a plain name is still checked as a name (the form stays open)
         lst.select_name("c.txt")
         await pilot.press("r")

@@ -136,13 +136,16 @@ def test_disconnected_state_and_reconnect(private_redis):
         await wait_for(pilot, lambda: bar.display, what="disconnected banner")
         assert "Disconnected from redis://test-server/0" in str(bar.content)
         assert "DISCONNECTED" in app.sub_title
-        assert sum("Lost the connection" in n for n in notifications(app)) == 1
+        # notify() posts a message: the toast lands a moment after the banner
+        await wait_for(pilot, lambda: any("Lost the connection" in n
+                                          for n in notifications(app)), what="lost toast")
         await pilot.pause(0.6)  # more ticks: still one notification, not one per tick
         assert sum("Lost the connection" in n for n in notifications(app)) == 1
         server.start()
         await wait_for(pilot, lambda: not bar.display, timeout=15, what="reconnect")
         assert "DISCONNECTED" not in app.sub_title
-        assert any("Reconnected" in n for n in notifications(app))
+        await wait_for(pilot, lambda: any("Reconnected" in n for n in notifications(app)),
+                       what="reconnected toast")
 
     try:
         run(app, scenario)

@@ -84,7 +84,8 @@ def test_switching_to_an_evicting_server_is_refused_unless_allowed(private_redis
         await wait_for(pilot, lambda: app.client is not client)
         await wait_for(pilot, lambda: "maxmemory-policy is allkeys-lru" in
                        text_of(app.query_one("#server-info", Static)))
-        assert any("--allow-eviction" in n for n in notifications(app))
+        await wait_for(pilot, lambda: any("--allow-eviction" in n for n in notifications(app)),
+                       what="eviction warning")
 
     run(make_app("redis://unused", client, tab="server"), scenario)
     allowed = make_app("redis://unused", client, tab="server")
