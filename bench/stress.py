@@ -15,7 +15,9 @@ Modes: ``plain`` (one process), ``mmap``, ``workers`` (4 workers on one file), `
 (writes through one hard-link name, 2 reader processes on the other), ``link-cross``
 (every op picks a name), ``all`` (3
 workers, mmap, links, a reader), ``nohole``, ``nohole-mmap``, ``nohole-workers`` (never
-a sparse range), ``ns`` (the namespace storm: needs --second or --spawn).  A run that
+a sparse range), ``ns`` (the namespace storm) and ``2m-workers``, ``2m-mmap``,
+``2m-all``, ``2m-nohole`` (fsx workers split over two mounts); these need --second or
+--spawn.  A run that
 hangs is aborted (the FUSE connection) and counted as HANG; with --spawn the next run
 gets new mounts.
 """
@@ -50,6 +52,13 @@ MODES = {
     "nohole": {"holes": False},
     "nohole-mmap": {"holes": False, "mmap": True},
     "nohole-workers": {"holes": False, "workers": 4},
+}
+# fsx with the workers split over two mounts (needs --second or --spawn)
+TWO_MOUNT_MODES = {
+    "2m-workers": {"workers": 4},
+    "2m-mmap": {"workers": 4, "mmap": True},
+    "2m-all": {"workers": 3, "mmap": True, "link": True, "readers": 2},
+    "2m-nohole": {"workers": 4, "holes": False},
 }
 VERDICT = {0: "PASS", 1: "FAIL", 3: "HANG"}
 
@@ -128,14 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for mode in modes:
             for seed in range(a.first_seed, a.first_seed + a.seeds):
-                two = mode == "ns"
+                two = mode == "ns" or mode in TWO_MOUNT_MODES
                 if two and not (spawned or a.second):
-                    print("ns: skipped (needs --second or --spawn)")
+                    print(f"{mode}: skipped (needs --second or --spawn)")
                     break
                 with (spawned.mounts(2 if two else 1) if spawned else
                       contextlib.nullcontext(([Path(a.mount), *(
                           [Path(a.second)] if a.second else [])], [], []))) as (dirs, pids, logs):
-                    if two:
+                    if mode in TWO_MOUNT_MODES:
+                        result = run_fsx(dirs[0], seed, ops=a.ops, hang=a.hang, abort=True,
+                                         daemon_pids=pids, timeout=600, second=str(dirs[1]),
+                                         **TWO_MOUNT_MODES[mode])
+                        extra = []
+                    elif two:
                         (dirs[0] / f"storm{seed}").mkdir()
                         storm = [d / f"storm{seed}" for d in dirs[:2]]
                         result = run_nsstress(storm, seed=seed, seconds=a.ns_seconds,
@@ -155,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 first = next((line for line in result.output.splitlines()
                               if line.startswith(("FSX", "NSSTRESS", "HANG"))
                               and "PASSED" not in line), "")
-                print(f"{mode:8} seed {seed:4}: {verdict} {result.seconds:6.1f} s  {first}"
+                print(f"{mode:10} seed {seed:4}: {verdict} {result.seconds:6.1f} s  {first}"
                       + (f"  [{'; '.join(extra)}]" if extra else ""), flush=True)
                 if verdict != "PASS":
                     firsts.append(f"--- {mode} seed {seed}\n{result.output}")
@@ -166,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             spawned.close()
     print("\nsummary:")
     for mode, counts in tally.items():
-        print(f"  {mode:8} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        print(f"  {mode:10} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if a.verbose:
         print("\n".join(firsts))
     return 0 if all(set(c) == {"PASS"} for c in tally.values()) else 1

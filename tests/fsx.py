@@ -14,6 +14,10 @@ the 128 KiB/256 KiB block boundaries.  Modes:
   the second name in a loop (contents not compared: they only have to answer).
 * ``--no-holes``: writes start at or below EOF and truncates only shrink, so the file never
   has a sparse range (tells bugs in reading holes from the others).
+* ``--second DIR``: the same directory through a second mount of the same filesystem;
+  odd-numbered workers and readers use it.  Regions cross block boundaries, so two mounts
+  change one block at once (neither may lose the other's bytes), and each worker's final
+  read is repeated through the other mount with a fresh open (close-to-open consistency).
 
 Workers are processes so that a SIGBUS on an mmap read kills one worker, which the
 driver reports with that worker's last operations.  The driver never touches the file
@@ -79,15 +83,29 @@ class Options:
     # with --link: False = workers use the first name only (readers keep the second busy)
     # and the second is compared once after the run; True = every op picks a name
     cross: bool = True
-
-    @property
-    def worker_names(self) -> list[str]:
-        return self.names if self.cross else self.names[:1]
+    second: str | None = None  # the same directory through another mount
 
     @property
     def names(self) -> list[str]:
-        base = os.path.join(self.directory, f"fsx.{self.seed}")
+        return self.names_in(self.directory)
+
+    def names_in(self, directory: str) -> list[str]:
+        base = os.path.join(directory, f"fsx.{self.seed}")
         return [base, base + ".link"] if self.link else [base]
+
+    def directory_of(self, index: int) -> str:
+        """Odd workers and readers use the second mount, when there is one."""
+        return self.second if self.second and index % 2 else self.directory
+
+    def other_directory(self, index: int) -> str | None:
+        if not self.second:
+            return None
+        return self.directory if index % 2 else self.second
+
+    @property
+    def mountpoints(self) -> list[str]:
+        return sorted({self.mountpoint or sw.mountpoint_of(self.directory)}
+                      | ({sw.mountpoint_of(self.second)} if self.second else set()))
 
 
 class Worker:
@@ -103,6 +121,9 @@ class Worker:
             self.lo, self.hi = (index - 1) * REGION, index * REGION
             self.model = bytearray(REGION)
         self.floor = floor
+        self.names = opts.names_in(opts.directory_of(index))
+        self.worker_names = self.names if opts.cross else self.names[:1]
+        self.mount = f" mount{index % 2 + 1}" if opts.second else ""
         self.fds: dict[str, int] = {}
         self.number = 0
         self.log: list[str] = []
@@ -113,13 +134,14 @@ class Worker:
 
     # -- bookkeeping -----------------------------------------------------------------
     def begin(self, text: str) -> None:
-        line = f"#{self.number} w{self.index} {text}"
+        line = f"#{self.number} w{self.index}{self.mount} {text}"
         self.log = [*self.log[-19:], line]
         self.slots.begin(self.index, self.number, line)
 
     def fail(self, kind: str, detail: str) -> CheckFailed:
         head = (f"FSX {kind}: seed={self.opts.seed} worker={self.index} op #{self.number} "
-                f"(workers={self.opts.workers} mmap={self.opts.mmap} link={self.opts.link})")
+                f"(workers={self.opts.workers} mmap={self.opts.mmap} link={self.opts.link}"
+                f"{' two mounts' if self.opts.second else ''})")
         ops = "\n".join("    " + line for line in self.log)
         return CheckFailed(f"{head}\n{detail}\n  last {len(self.log)} ops of this worker:\n{ops}")
 
@@ -270,7 +292,7 @@ class Worker:
 
     def op_stat(self) -> None:
         name, fd = self.fd()
-        path = self.rng.choice(self.opts.worker_names)
+        path = self.rng.choice(self.worker_names)
         self.begin(f"fstat via {name}, stat {os.path.basename(path)}")
         for how, st in (("fstat", os.fstat(fd)), ("stat", os.stat(path))):
             wrong = st.st_size != self.size if self.sizer else st.st_size < self.floor
@@ -280,7 +302,7 @@ class Worker:
                                 + self.recheck(self.lo, bytes(self.model)))
 
     def run(self) -> None:
-        for name in self.opts.worker_names:
+        for name in self.worker_names:
             self.fds[name] = os.open(name, os.O_RDWR)
         table = [(self.op_write, 30), (self.op_read, 25), (self.op_reopen, 4),
                  (self.op_fsync, 3), (self.op_stat, 8)]
@@ -301,21 +323,26 @@ class Worker:
         self.begin("final: close all, reopen, read everything")
         for fd in self.fds.values():
             os.close(fd)
-        names = self.opts.names if self.opts.cross else self.opts.names[::-1]
+        names = self.names if self.opts.cross else self.names[::-1]
+        other = self.opts.other_directory(self.index)
+        if other is not None:  # close-to-open: a fresh open there shows what was closed here
+            names = names + self.opts.names_in(other)
         for name in names:
             if name != names[0]:
                 time.sleep(0.2)  # the other names learn of changes shortly after
             fd = os.open(name, os.O_RDONLY)
             got = os.pread(fd, len(self.model) + (4096 if self.sizer else 0), self.lo)
             os.close(fd)
-            self.compare(f"FINAL READ via {os.path.basename(name)}", self.lo,
+            where = f" on {'the other' if name not in self.names else 'its'} mount" * bool(other)
+            self.compare(f"FINAL READ via {os.path.basename(name)}{where}", self.lo,
                          bytes(self.model), got)
         self.slots.end(self.index)
 
 
 def reader(opts: Options, index: int, slots: sw.Slots, stop: mmap.mmap) -> None:
     """Open/read/fstat/close the last name in a loop until told to stop."""
-    rng, number, name = random.Random(f"{opts.seed}:r{index}"), 0, opts.names[-1]
+    rng, number = random.Random(f"{opts.seed}:r{index}"), 0
+    name = opts.names_in(opts.directory_of(index))[-1]
     while not stop[0]:
         number += 1
         slots.begin(index, number, f"#{number} reader{index} open/pread/fstat/close "
@@ -345,7 +372,6 @@ def child(stop: mmap.mmap, body: object, *args: object) -> int:
 def run(opts: Options) -> int:
     """Set up the file, fork the workers and readers, watch them; returns the exit status."""
     started = time.monotonic()
-    mountpoint = opts.mountpoint or sw.mountpoint_of(opts.directory)
     for name in reversed(opts.names):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
@@ -370,9 +396,10 @@ def run(opts: Options) -> int:
         pids.append(pid)
     roles = [f"worker {i}" if i < opts.workers else f"reader {i}" for i in range(total)]
     title = (f"fsx seed={opts.seed} workers={opts.workers} mmap={opts.mmap} link={opts.link} "
-             f"readers={opts.readers}" + ("" if opts.holes else " no-holes"))
+             f"readers={opts.readers}" + ("" if opts.holes else " no-holes")
+             + (" two-mounts" if opts.second else ""))
     verdict, report = sw.watch(pids, roles, slots, stop, workers=opts.workers, hang=opts.hang,
-                               mountpoints=[mountpoint], daemon_pids=opts.daemon_pids,
+                               mountpoints=opts.mountpoints, daemon_pids=opts.daemon_pids,
                                abort=opts.abort, title=title)
     elapsed = time.monotonic() - started
     if verdict == 0 and not opts.keep:
@@ -401,17 +428,17 @@ def run_fsx(directory: str | os.PathLike[str], seed: int, *, timeout: float = 60
     cmd += ["--mmap"] * opts.mmap + ["--link"] * opts.link + ["--abort"] * opts.abort
     cmd += ["--no-holes"] * (not opts.holes) + ["--one-name"] * (not opts.cross)
     cmd += [a for pid in opts.daemon_pids for a in ("--daemon-pid", str(pid))]
+    cmd += ["--second", opts.second] if opts.second else []
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
             out, _ = proc.communicate(timeout=timeout)
             code = proc.returncode
         except subprocess.TimeoutExpired:
-            mountpoint = sw.mountpoint_of(opts.directory)
             note = (f"FSX HANG: the checker itself did not end within {timeout} s\n"
-                    + sw.connection_state([mountpoint]) + "\n"
+                    + sw.connection_state(opts.mountpoints) + "\n"
                     + sw.kernel_stacks([proc.pid, *opts.daemon_pids]) + "\n"
-                    + sw.abort_mount(mountpoint))
+                    + "\n".join(sw.abort_mount(m) for m in opts.mountpoints))
             proc.kill()
             out, _ = proc.communicate(timeout=30)
             out, code = out + note.encode(), 3
@@ -436,10 +463,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="never write past EOF nor truncate up (no sparse ranges)")
     p.add_argument("--one-name", action="store_true",
                    help="with --link: workers use the first name, readers the second")
+    p.add_argument("--second", help="the same directory through a second mount: odd "
+                   "workers and readers use it")
     a = p.parse_args(argv)
     return run(Options(a.directory, a.seed, a.ops, a.workers, a.mmap, a.link, a.readers,
                        a.max_size, a.hang, a.abort, None, a.daemon_pid, a.keep,
-                       not a.no_holes, not a.one_name))
+                       not a.no_holes, not a.one_name, a.second))
 
 
 if __name__ == "__main__":

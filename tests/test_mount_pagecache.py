@@ -82,3 +82,36 @@ def test_a_write_here_after_another_mounts_write_drops_the_stale_pages(mounter: 
                    timeout=VISIBLE_WITHIN)
     finally:
         os.close(fd)
+
+
+def test_close_to_open_while_another_descriptor_stays_open(mounter: Mounter, fs: FileSystem):
+    """NFS's close-to-open: once B closed the file, an open on A shows B's bytes at once,
+    also while a process on A keeps the file open (so the open is not A's first, and A's
+    read window and cached attributes are warm).  Odd rounds keep the size (only the
+    mtime tells), even rounds grow the file (A's kernel must not stop at the old end)."""
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    size = 3 << 20
+    (a.path / "f").write_bytes(b"1" * size)
+    holder = os.open(a.path / "f", os.O_RDONLY)
+    try:
+        for round_ in range(1, 7):
+            old, new = str(round_).encode(), str(round_ + 1).encode()
+            with open(a.path / "f", "rb") as reader:  # sequential: a warm read window
+                assert reader.read() == old * size
+            os.stat(a.path / "f")  # warm attribute caches, kernel and daemon
+            size += 0 if round_ % 2 else 5000
+            with open(b.path / "f", "r+b") as writer:
+                writer.write(new * size)
+            fd = os.open(a.path / "f", os.O_RDONLY)
+            try:  # a small read first: inside the window A's last reader left
+                small = os.pread(fd, 4096, (2 << 20) + 4096)
+                got = os.pread(fd, size + 1, 0)
+            finally:
+                os.close(fd)
+            assert small == new * 4096, f"round {round_}: a small read gave {small[:8]!r}..."
+            assert len(got) == size, f"round {round_}: read {len(got)} bytes of {size}"
+            assert got == new * size, (
+                f"round {round_}: {sum(1 for x in got if x != new[0])} of {size} bytes "
+                f"are not {new!r} (first at {next(i for i, x in enumerate(got) if x != new[0])})")
+    finally:
+        os.close(holder)

@@ -145,6 +145,23 @@ def test_fsx_hard_links_workers_and_readers(mounter: Mounter, fs: FileSystem):
     check(fsx(mount, 9, 1000, workers=3, link=True, readers=1, mmap=True, cross=False), mount)
 
 
+@pytest.mark.parametrize(("seed", "mode"), [
+    (21, {"workers": 4, "mmap": True}),
+    (22, {"workers": 3, "link": True, "readers": 2, "mmap": True}),
+    (23, {"workers": 4, "holes": False})])
+def test_fsx_workers_on_two_mounts(mounter: Mounter, fs: FileSystem, seed: int,
+                                   mode: dict[str, object]):
+    """Workers split over two mounts of one filesystem: the regions share blocks, so both
+    mounts change one block at once and neither may lose the other's bytes; at the end
+    each worker reads its region again through the other mount (close-to-open)."""
+    mounts = [stress_mount(mounter, fs), stress_mount(mounter, fs)]
+    result = run_fsx(mounts[0].path, seed, ops=1200, hang=HANG, abort=True, timeout=120,
+                     daemon_pids=[m.proc.pid for m in mounts], second=str(mounts[1].path),
+                     **mode)
+    for mount in mounts:
+        check(result, mount)
+
+
 def storm(mounter: Mounter, fs: FileSystem, seed: int, links: bool) -> None:
     """Two mounts, 4 processes each, one shared directory; then the checks of the brief:
     no call took longer than HANG, both daemons answer, ``rm -rf`` empties the directory

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..core import FsError
 from ..core.replicas import wait_for_replicas
-from .parts import OperationParts
+from .parts import OperationParts, gone_is_stale
 
 if TYPE_CHECKING:
     from .handles import HandleTable, InodeState
@@ -78,7 +78,13 @@ class FileIo(OperationParts):
                 state.opened.wait(OPEN_WAIT)
                 if state.open_error or not state.opened.is_set():
                     raise FsError(state.open_error or errno.EIO)
-                attr = self._attr(ino)
+                # close-to-open, also while another process here keeps the file open:
+                # the version in Redis, not the cached one, decides about the pages
+                try:
+                    attr = self.fs.getattr(ino)
+                except FsError as exc:
+                    raise gone_is_stale(exc) from None
+                self.cache.put_attr(ino, attr, token)
                 keep = self.pages.keep_cache(attr, token)
                 if truncate:
                     self.truncate(ino, 0)

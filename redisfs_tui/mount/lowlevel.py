@@ -270,6 +270,13 @@ class KernelCache:
             self._queue[ino] = None
             self._queued.notify()
 
+    def forget_attributes(self, ino: int) -> None:
+        """Drop the kernel's cached attributes (size) of ``ino`` now.  Takes no page
+        lock (a negative offset leaves the pages alone), so a request may call it."""
+        se = self._session.se
+        if se and self._sender is not None:
+            lib.fuse_lowlevel_notify_inval_inode(se, ino, -1, 0)
+
     def _send_loop(self) -> None:
         while True:
             with self._queued:

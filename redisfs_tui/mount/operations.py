@@ -25,6 +25,7 @@ from .lowlevel import KernelCache
 from .names import DirHandles, KernelNames
 from .namespace import NameOps
 from .pagecache import PageCache
+from .parts import gone_is_stale
 from .writeback import Writeback
 from .xattrs import XattrOps
 
@@ -51,12 +52,6 @@ def overlay(attr: Attr, state: InodeState) -> Attr:
     return attr.but(**changes)
 
 
-def gone_is_stale(exc: FsError) -> FsError:
-    """An inode the kernel names by number no longer exists (another mount removed
-    it): ESTALE makes the kernel look its path up again instead of failing."""
-    return FsError(errno.ESTALE) if exc.errno == errno.ENOENT else exc
-
-
 class RedisFsOperations(NameOps, FileIo, XattrOps):
     """One mounted filesystem, called by requests.Requests."""
 
@@ -77,7 +72,8 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
         self.sync_replicas = config.sync_replicas
         # WAIT must answer before the socket timeout turns it into a dropped connection
         self.sync_timeout_ms = int(config.timeout * 500)
-        self.pages = PageCache(self.cache, self._busy, lambda: self.kernel)
+        self.pages = PageCache(self.cache, self._busy, lambda: self.kernel,
+                               self._forget_reads)
         self.on_ready: Any = None  # set by the runner: called once the mount is live
         self.on_shutdown: Any = None  # set by the runner: called after the last request
 
@@ -113,6 +109,11 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
         self.cache.invalidate(ino)
 
     # -- helpers ----------------------------------------------------------------
+    def _forget_reads(self, ino: int) -> None:
+        state = self.handles.state(ino)
+        if state is not None:
+            state.forget_reads()
+
     def _busy(self, ino: int) -> bool:
         """A change of this mount may be landing on ``ino`` (a flush is storing it)."""
         state = self.handles.state(ino)

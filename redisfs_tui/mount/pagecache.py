@@ -31,10 +31,12 @@ MAX_VERSIONS = 100_000  # files whose version is remembered (then: forget all, d
 
 class PageCache:
     def __init__(self, cache: MetaCache, busy: Callable[[int], bool],
-                 kernel: Callable[[], KernelCache | None]) -> None:
+                 kernel: Callable[[], KernelCache | None],
+                 forget_reads: Callable[[int], None]) -> None:
         self._cache = cache
         self._busy = busy  # is a flush of ours storing this inode right now?
         self._kernel = kernel
+        self._forget_reads = forget_reads  # drop the daemon's read window of an inode
         self._versions: dict[int, Version] = {}  # what the kernel's pages of a file show
         self._valid: set[int] = set()  # files whose pages may be kept at the next open
         self._landing: Counter[int] = Counter()  # inodes a change of ours is landing on
@@ -78,10 +80,17 @@ class PageCache:
         self._changed_elsewhere(attr.ino)
 
     def keep_cache(self, attr: Attr, token: int) -> bool:
-        """At open, with fresh attributes: may the kernel keep its pages of the file?"""
+        """At open, with fresh attributes: may the kernel keep its pages of the file?
+        When not, and the kernel knew the file, its cached size goes now too (the
+        queued invalidation may come after the first read, which would stop at the
+        old end)."""
+        known = attr.ino in self._versions
         self.observed(attr, token)
         keep = attr.ino in self._valid
         self._valid.add(attr.ino)
+        kernel = self._kernel()
+        if not keep and known and kernel is not None:
+            kernel.forget_attributes(attr.ino)
         return keep
 
     @contextmanager
@@ -107,6 +116,7 @@ class PageCache:
 
     def _changed_elsewhere(self, ino: int) -> None:
         self._valid.discard(ino)
+        self._forget_reads(ino)  # the daemon's read window holds the old bytes too
         kernel = self._kernel()
         if kernel is not None:  # descriptors open here must see it too
             kernel.invalidate(ino)

@@ -3,7 +3,10 @@ combines them (operations.RedisFsOperations): shared state and helpers."""
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
+
+from ..core import FsError
 
 if TYPE_CHECKING:
     from ..core import Attr, FileSystem
@@ -11,6 +14,12 @@ if TYPE_CHECKING:
     from .lowlevel import KernelCache
     from .names import KernelNames
     from .pagecache import PageCache
+
+
+def gone_is_stale(exc: FsError) -> FsError:
+    """An inode the kernel names by number no longer exists (another mount removed
+    it): ESTALE makes the kernel look its path up again instead of failing."""
+    return FsError(errno.ESTALE) if exc.errno == errno.ENOENT else exc
 
 
 class OperationParts:
