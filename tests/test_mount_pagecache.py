@@ -11,7 +11,9 @@ with 3 worker processes and mmap: BAD DATA in 7 runs of 12).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from typing import Any
 
 import mount_fixtures
 from mount_fixtures import Mounter, wait_until
@@ -115,3 +117,70 @@ def test_close_to_open_while_another_descriptor_stays_open(mounter: Mounter, fs:
                 f"are not {new!r} (first at {next(i for i, x in enumerate(got) if x != new[0])})")
     finally:
         os.close(holder)
+
+
+def _refill_writer(path: str, rounds: int, out: Any) -> None:
+    """Write whole pages, read them back at once; report every read that is not them."""
+    fd = os.open(path, os.O_RDWR)
+    bad = 0
+    first = ""
+    try:
+        for n in range(1, rounds + 1):
+            data = bytes([n % 251 + 1]) * (64 * 1024)
+            offset = (n % 8) * 64 * 1024
+            os.pwrite(fd, data, offset)
+            got = os.pread(fd, len(data), offset)
+            if got != data:
+                bad += 1
+                first = first or (f"write #{n} at {offset:#x}: read back "
+                                  f"{sum(a != b for a, b in zip(got, data, strict=True))} "
+                                  f"bytes of an older write")
+    finally:
+        os.close(fd)
+    out.put((bad, first))
+
+
+def _refill_reader(path: str, stop: Any) -> None:
+    """Re-read the writer's range whenever its pages are dropped (readahead refills)."""
+    while not stop.is_set():
+        fd = os.open(path, os.O_RDONLY)
+        os.pread(fd, 512 * 1024, 0)
+        os.close(fd)
+
+
+def _refill_other_mount(path: str, stop: Any) -> None:
+    """Another mount changes the file (far from the writer's pages) all the time: each
+    change makes mount A drop the file's pages."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        with open(path, "r+b") as handle:
+            handle.seek(2 << 20)
+            handle.write(n.to_bytes(8, "little") * 512)
+
+
+def test_own_writes_survive_drops_caused_by_another_mount(mounter: Mounter, fs: FileSystem):
+    """The kernel copies a write's bytes into cached pages and unlocks them before it
+    sends the WRITE.  Mount A drops the file's pages whenever B changed the file; a READ
+    (readahead of another process) between that drop and the WRITE's arrival brings the
+    old bytes back, and the writer's own read-back showed them.  A's daemon drops the
+    written range again when a READ after a drop overlaps it."""
+    a, b = mounter.mount(fs.prefix), mounter.mount(fs.prefix)
+    (a.path / "f").write_bytes(bytes(3 << 20))
+    ctx = multiprocessing.get_context("fork")
+    stop, out = ctx.Event(), ctx.Queue()
+    helpers = [ctx.Process(target=_refill_reader, args=(str(a.path / "f"), stop)),
+               ctx.Process(target=_refill_reader, args=(str(a.path / "f"), stop)),
+               ctx.Process(target=_refill_other_mount, args=(str(b.path / "f"), stop))]
+    for helper in helpers:
+        helper.start()
+    writer = ctx.Process(target=_refill_writer, args=(str(a.path / "f"), 3000, out))
+    writer.start()
+    try:
+        bad, first = out.get(timeout=120)
+    finally:
+        stop.set()
+        writer.join(10)
+        for helper in helpers:
+            helper.join(10)
+    assert bad == 0, f"{bad} of 3000 read-backs showed older bytes; the first: {first}"

@@ -18,7 +18,7 @@ from ..core.replicas import wait_for_replicas
 from .parts import OperationParts, gone_is_stale
 
 if TYPE_CHECKING:
-    from .handles import HandleTable, InodeState
+    from .handles import Handle, HandleTable, InodeState
     from .writeback import Writeback
 
 log = logging.getLogger("redisfs.mount")
@@ -35,8 +35,16 @@ class FileIo(OperationParts):
     sync_replicas: int = 0  # fsync waits until this many replicas have the data
     sync_timeout_ms: int = 0
 
-    def _state(self, fh: int) -> InodeState:
+    def _handle(self, fh: int) -> Handle | None:
         handle = self.handles.get(fh)
+        if handle is not None and handle.drop_token and self.kernel is not None:
+            # the opener is back: the kernel dropped the pages as the open asked
+            token, handle.drop_token = handle.drop_token, 0
+            self.kernel.refill.drop_ended(handle.ino, token)
+        return handle
+
+    def _state(self, fh: int) -> InodeState:
+        handle = self._handle(fh)
         state = self.handles.state(handle.ino) if handle is not None else None
         if state is None:
             raise FsError(errno.EBADF)
@@ -91,7 +99,10 @@ class FileIo(OperationParts):
         except BaseException:
             self._drop_handle(handle.fh)
             raise
-        return handle.fh, keep and not truncate
+        keep = keep and not truncate
+        if not keep and self.kernel is not None:  # the kernel drops the pages (refill.py)
+            handle.drop_token = self.kernel.refill.drop_begins(ino)
+        return handle.fh, keep
 
     def create(self, parent_ino: int, name: str, mode: int, flags: int, uid: int,
                gid: int) -> tuple[int, dict[str, int]]:
@@ -121,6 +132,8 @@ class FileIo(OperationParts):
     def read(self, ino: int, size: int, offset: int, fh: int) -> memoryview | bytearray:
         """Views into the window fetched from Redis: no copy until libfuse's buffer."""
         state = self._state(fh)
+        if self.kernel is not None:
+            self.kernel.refill.read(ino, offset, offset + size)
         if self.writeback.dirty(state):
             self.writeback.flush(state)
         with state.read_mutex:
@@ -142,16 +155,21 @@ class FileIo(OperationParts):
             state.keep_window(offset, data, generation)
         return memoryview(data)[:size]
 
-    def write(self, ino: int, data: bytes, offset: int, fh: int) -> int:
+    def write(self, ino: int, data: bytes, offset: int, fh: int,
+              thread: int | None = None) -> int:
         self._writable()
         state = self._state(fh)
         if "mtime" in state.pending:  # a utimens before this write must not win over it
             self.writeback.flush(state)
         self.writeback.add(state, offset, data)
+        kernel = self.kernel
+        if kernel is not None and thread is not None and data and kernel.refill.wrote(
+                ino, thread, offset, offset + len(data)):
+            kernel.drop_range(ino, offset, offset + len(data))  # see refill.py
         return len(data)
 
     def flush(self, ino: int, fh: int) -> None:
-        handle = self.handles.get(fh)
+        handle = self._handle(fh)
         if handle is not None:
             try:
                 self._flush_ino(handle.ino)
@@ -168,7 +186,7 @@ class FileIo(OperationParts):
             wait_for_replicas(self.fs, self.sync_replicas, self.sync_timeout_ms)
 
     def release(self, ino: int, fh: int) -> None:
-        handle = self.handles.get(fh)
+        handle = self._handle(fh)
         if handle is None:
             return
         try:
@@ -179,6 +197,8 @@ class FileIo(OperationParts):
 
     def _drop_handle(self, fh: int) -> None:
         _handle, state, last = self.handles.close(fh)
+        if state is not None and last and self.kernel is not None:
+            self.kernel.refill.forget(state.ino)
         if state is not None and last and state.registered:
             self.writeback.release_later(state.ino)
 

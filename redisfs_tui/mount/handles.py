@@ -158,6 +158,9 @@ class Handle:
     fh: int
     ino: int
     flags: int
+    # the open told the kernel to drop the file's pages; it does so before the opener
+    # makes its next request on this handle (refill.py): the token of that drop, or 0
+    drop_token: int = 0
 
 
 class HandleTable:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 import os
+import queue
 import signal
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint32, c_uint64
@@ -28,7 +30,10 @@ if not os.environ.get("FUSE_LIBRARY_PATH") and not os.environ.get("FUSE_LIBRARY_
 
 import mfusepy
 
+from .refill import RefillGuard
+
 log = logging.getLogger("redisfs.fuse")
+RANGE_WAIT = 1.0  # seconds a WRITE waits for its range to be dropped again (refill.py)
 
 c_stat = mfusepy.c_stat
 c_statvfs = mfusepy.c_statvfs
@@ -256,11 +261,19 @@ class KernelCache:
         self._queued = threading.Condition()
         self._closing = False
         self._sender: threading.Thread | None = None
+        self.refill = RefillGuard()  # drops of pages racing with writes in flight
+        # ranges to drop again (refill.py), each with an event set once it is done
+        self._ranges: queue.SimpleQueue[tuple[int, int, int, threading.Event] | None] = (
+            queue.SimpleQueue())
+        self._range_sender: threading.Thread | None = None
 
     def start(self) -> None:
         self._sender = threading.Thread(target=self._send_loop, daemon=True,
                                         name="redisfs-invalidate")
         self._sender.start()
+        self._range_sender = threading.Thread(target=self._range_loop, daemon=True,
+                                              name="redisfs-refill")
+        self._range_sender.start()
 
     def invalidate(self, ino: int) -> None:
         """Queue ``ino``'s pages and attributes for invalidation; returns at once."""
@@ -290,15 +303,50 @@ class KernelCache:
             se = self._session.se
             for ino in inos:
                 if se:  # ENOENT (the kernel does not know the inode) needs nothing done
+                    token = self.refill.drop_begins(ino)
                     lib.fuse_lowlevel_notify_inval_inode(se, ino, 0, 0)
+                    self.refill.drop_ended(ino, token)
+
+    def drop_range(self, ino: int, start: int, end: int) -> None:
+        """Drop the kernel's pages of [start, end) of ``ino``, which a WRITE just stored
+        in the daemon (see refill.py).  Called inside that WRITE: the kernel keeps the
+        written range's last page locked until the reply when the write did not fill it,
+        so that page is dropped after the reply; the others before it returns (waiting
+        at most RANGE_WAIT s for READs that hold them)."""
+        if self._range_sender is None:
+            return
+        page = mmap.PAGESIZE
+        first, last = start // page * page, (end - 1) // page * page
+        filled = start <= last and end % page == 0  # the write covers its last page
+        inner_end = end if filled else last
+        if inner_end > first:
+            done = threading.Event()
+            self._ranges.put((ino, first, inner_end, done))
+            if not done.wait(RANGE_WAIT):
+                log.warning("dropping pages of inode %d took over %s s", ino, RANGE_WAIT)
+        if not filled:
+            self._ranges.put((ino, last, last + page, threading.Event()))
+
+    def _range_loop(self) -> None:
+        while (item := self._ranges.get()) is not None:
+            ino, start, end, done = item
+            se = self._session.se
+            if se:
+                token = self.refill.drop_begins(ino)
+                lib.fuse_lowlevel_notify_inval_inode(se, ino, start, end - start)
+                self.refill.drop_ended(ino, token)
+            done.set()
 
     def close(self) -> None:
-        """Unmounting: stop the sender (pending invalidations no longer matter)."""
+        """Unmounting: stop the senders (pending invalidations no longer matter)."""
         with self._queued:
             self._closing = True
             self._queued.notify_all()
         if self._sender is not None:
             self._sender.join()
+        if self._range_sender is not None:
+            self._ranges.put(None)
+            self._range_sender.join()
 
 
 def library_version() -> str:

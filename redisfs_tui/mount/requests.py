@@ -276,7 +276,11 @@ class Requests:
     def _write(self, req: int, ino: int, buf: int, size: int, offset: int, fi: Any) -> None:
         keep_thread_state()
         try:
-            written = self.ops.write(ino, ctypes.string_at(buf, size), offset, fi.contents.fh)
+            # the writer's thread (refill.py); None: the kernel writing back its own cached
+            # pages (mmap): they hold the new bytes, and stay locked until the reply
+            thread = None if fi.contents.writepage else lib.fuse_req_ctx(req).contents.pid
+            written = self.ops.write(ino, ctypes.string_at(buf, size), offset, fi.contents.fh,
+                                     thread)
         except BaseException as exc:
             self._fail(req, "write", exc)
         else:
