@@ -121,3 +121,32 @@ def test_snapshot_and_ui_refuse_an_evicting_server_unless_allowed(private_redis)
     assert "may evict file data" in listed.stderr
     ui = _run("ui", url)
     assert ui.returncode == 1 and REFUSAL in ui.stderr, ui.stderr
+
+
+UNPERSISTED = "has no persistence"
+
+
+def test_a_server_without_persistence_is_named_at_mount(private_redis, tmp_path: Path):
+    """A Redis with neither RDB save points nor AOF loses every filesystem at its next
+    restart: the daemon says so when it mounts read-write, and not when it is safe."""
+    servers = {"bare": private_redis("bare"),  # the fixtures' default: no save, no AOF
+               "saving": private_redis("saving", save="3600 1"),
+               "aof": private_redis("aof", appendonly=True)}
+    logs = {}
+    for name, server in servers.items():
+        FileSystem.mkfs(redis.Redis.from_url(server.url), "p", uid=0, gid=0)
+        m = Mounter(server.url, tmp_path / name)
+        try:
+            mount = m.mount("p")
+            (mount.path / "f").write_text("x")
+            logs[name] = mount.log_text()
+            if name == "bare":
+                reader = m.mount("p", "--read-only")  # it changes nothing: not warned
+                assert (reader.path / "f").read_text() == "x"
+                assert UNPERSISTED not in reader.log_text()
+        finally:
+            m.cleanup()
+    assert UNPERSISTED in logs["bare"] and "WARNING" in logs["bare"], logs["bare"]
+    assert "restart" in logs["bare"] and "appendonly yes" in logs["bare"]
+    assert UNPERSISTED not in logs["saving"], logs["saving"]
+    assert UNPERSISTED not in logs["aof"], logs["aof"]

@@ -13,7 +13,8 @@ from typing import cast
 import redis
 
 from .cluster import is_cluster, primaries_info
-from .errors import translated
+from .errors import FsError, translated
+from .registry import server_info
 
 SAFE_POLICY = "noeviction"
 ALLOW_FLAG = "--allow-eviction"
@@ -57,6 +58,21 @@ def _worst(policies: list) -> str | None:
         return None
     evicting = [str(p) for p in policies if is_evicting(str(p))]
     return evicting[0] if evicting else str(policies[0])
+
+
+def persistence_warning(client: redis.Redis) -> str | None:
+    """A warning when the server keeps nothing across a restart (no RDB save points,
+    no AOF): every filesystem on it goes with the next restart.  None when it persists,
+    or when INFO/CONFIG cannot tell (an ACL, a managed Redis)."""
+    try:
+        info = server_info(client)
+    except (FsError, redis.RedisError):
+        return None
+    if info.persisted or info.is_replica:
+        return None
+    return ("the server has no persistence (no RDB save points, appendonly no): a restart "
+            "of Redis loses every filesystem on it; run CONFIG SET appendonly yes (or set "
+            "save points) and CONFIG REWRITE")
 
 
 def read_eviction_policy(client: redis.Redis) -> str | None:

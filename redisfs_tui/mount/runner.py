@@ -23,7 +23,7 @@ from ..core import FileSystem, FsError, Keys, NoSuchFilesystem, connect, redacte
 from ..core.access import AccessDenied, check_access
 from ..core.cluster import is_cluster
 from ..core.connection import multi_host
-from ..core.guards import EvictingServer, check_eviction, read_policy
+from ..core.guards import EvictingServer, check_eviction, persistence_warning, read_policy
 from ..core.registry import list_mounts, reap_dead_mounts, register_mount
 from .config import MountConfig
 from .logsetup import NOTICE_LOGGER, LogSetup
@@ -102,6 +102,8 @@ def open_filesystem(config: MountConfig) -> FileSystem:
         raise MountError(f"{where}: {exc.strerror}") from exc
     if warning:
         log.warning("%s: %s", where, warning)
+    if not read_only and (unpersisted := persistence_warning(client)):
+        log.warning("%s: %s", where, unpersisted)
     try:
         check_access(client, Keys(config.prefix), read_only=read_only,
                      user=spec.username or "default")
