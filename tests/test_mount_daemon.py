@@ -110,7 +110,9 @@ def test_mkfs_then_detach_then_fusermount_unmounts(redis_server, client, tmp_pat
         assert time.monotonic() - started < 15
         # success is news, not a warning (it was logged as WARNING)
         assert "INFO: created filesystem 'detached'" in result.stderr, result.stderr
-        assert "WARNING" not in result.stderr, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+        # (the test server keeps nothing across a restart: that is the one warning)
+        assert all("has no persistence" in line for line in warnings), result.stderr
         assert spawn.is_mounted(mnt)  # live when the command returned
         (mnt / "hello").write_text("detached daemon")
         [record] = list_mounts(client, "detached")

@@ -93,6 +93,7 @@ class MetaCache:
         self._invalidated: dict[int, int] = {}  # inode -> epoch of its last invalidation
         self._epoch_mutex = threading.Lock()
         self._generation: dict[int, int] = {}  # directory inode -> local change counter
+        self._wiped = 0  # times _generation was cleared (it is bounded)
         # directory inode -> (generation, [(name, inode)]) of its last full listing, so a
         # second opendir soon after (rm -rf, find) lists from memory
         self.entries: TtlCache[int, tuple[int, list[tuple[str, int]]]] = TtlCache(ttl)
@@ -140,7 +141,9 @@ class MetaCache:
 
     # -- directory listings ---------------------------------------------------
     def generation(self, dir_ino: int) -> int:
-        return self._generation.get(dir_ino, 0)
+        """Changes made here to the directory, counted; after the counts were wiped
+        (too many directories), every value differs from every earlier one."""
+        return (self._wiped << 40) + self._generation.get(dir_ino, 0)
 
     def listing_from_readdir(self, dir_ino: int, entries: list[tuple[str, int]],
                              generation: int) -> None:
@@ -169,14 +172,24 @@ class MetaCache:
             out.append((name, attr))
         return out
 
+    def _changed(self, dir_ino: int) -> None:
+        """Count a change of the directory made here; under the mutex, because two
+        threads counting at once could count once, and a listing fetched between
+        the two changes would then be kept without the second one's name."""
+        with self._epoch_mutex:
+            if len(self._generation) >= MAX_ENTRIES and dir_ino not in self._generation:
+                self._generation.clear()
+                self._wiped += 1
+            self._generation[dir_ino] = self._generation.get(dir_ino, 0) + 1
+
     def name_added(self, dir_ino: int, name: str) -> None:
-        self._generation[dir_ino] = self.generation(dir_ino) + 1
+        self._changed(dir_ino)
         names = self.listings.get(dir_ino)
         if names is not None:
             names.add(name)
 
     def name_removed(self, dir_ino: int, name: str) -> None:
-        self._generation[dir_ino] = self.generation(dir_ino) + 1
+        self._changed(dir_ino)
         names = self.listings.get(dir_ino)
         if names is not None:
             names.discard(name)
