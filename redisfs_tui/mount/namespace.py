@@ -8,11 +8,12 @@ Redis as an orphan held by its open handles (core's unlink and rename scripts).
 
 from __future__ import annotations
 
+import errno
 import stat
 import time
 from typing import TYPE_CHECKING
 
-from ..core import RENAME_EXCHANGE
+from ..core import RENAME_EXCHANGE, FsError
 from .parts import OperationParts
 
 if TYPE_CHECKING:
@@ -68,8 +69,15 @@ class NameOps(OperationParts):
             self.cache.update(parent_ino, mtime_ns=when, ctime_ns=when,
                               nlink=parent.nlink - (1 if was_dir else 0))
 
+    def _settled(self, parent_ino: int, name: str) -> None:
+        """ESTALE when it is unknown which inode the kernel means (names.KernelNames):
+        the kernel looks the name up again and retries."""
+        if self.names.doubtful(parent_ino, name):
+            raise FsError(errno.ESTALE)
+
     def unlink(self, parent_ino: int, name: str) -> None:
         self._writable()
+        self._settled(parent_ino, name)
         when = time.time_ns()
         removed = self.fs.unlink(parent_ino, name, when,
                                  expect=self.names.believed(parent_ino, name))
@@ -77,6 +85,7 @@ class NameOps(OperationParts):
 
     def rmdir(self, parent_ino: int, name: str) -> None:
         self._writable()
+        self._settled(parent_ino, name)
         when = time.time_ns()
         removed = self.fs.rmdir(parent_ino, name, when,
                                 expect=self.names.believed(parent_ino, name))
@@ -86,6 +95,9 @@ class NameOps(OperationParts):
                flags: int = 0) -> None:
         self._writable()
         self._check_name(dst_name)
+        if (self.names.doubtful(src_parent, src_name)  # (both asked: both looked up again)
+                | self.names.doubtful(dst_parent, dst_name)):
+            raise FsError(errno.ESTALE)
         expect = (self.names.believed(src_parent, src_name),
                   self.names.believed(dst_parent, dst_name))
         moved, replaced = self.fs.rename(src_parent, src_name, dst_parent, dst_name, flags,

@@ -142,15 +142,15 @@ class RedisFsOperations(NameOps, FileIo, XattrOps):
     def lookup(self, parent_ino: int, name: str) -> dict[str, int]:
         self._check_name(name)
         if self.cache.known_absent(parent_ino, name):
-            self.names.gone(parent_ino, name)
+            self.names.gone(parent_ino, name, shared=True)
             raise FsError(errno.ENOENT)
         token = self.cache.token()
         try:
             attr = self._lookup_child(parent_ino, name)
         except FsError:
-            self.names.gone(parent_ino, name)
+            self.names.gone(parent_ino, name, shared=True)
             raise
-        self.names.told(parent_ino, name, attr.ino)
+        self.names.told(parent_ino, name, attr.ino, shared=True)
         self.cache.put_attr(attr.ino, attr, token)
         self.pages.observed(attr, token)
         if self.handles.state(attr.ino) is not None:
