@@ -15,11 +15,11 @@ Modes: ``plain`` (one process), ``mmap``, ``workers`` (4 workers on one file), `
 (writes through one hard-link name, 2 reader processes on the other), ``link-cross``
 (every op picks a name), ``all`` (3
 workers, mmap, links, a reader), ``nohole``, ``nohole-mmap``, ``nohole-workers`` (never
-a sparse range), ``ns`` (the namespace storm) and ``2m-workers``, ``2m-mmap``,
-``2m-all``, ``2m-nohole`` (fsx workers split over two mounts); these need --second or
---spawn.  A run that
-hangs is aborted (the FUSE connection) and counted as HANG; with --spawn the next run
-gets new mounts.
+a sparse range), ``threads`` (4 workers as threads of one process, mmap, links, a
+reader), ``ns`` (the namespace storm) and ``2m-workers``, ``2m-mmap``,
+``2m-all``, ``2m-nohole``, ``2m-threads`` (fsx workers split over two mounts); these
+need --second or --spawn.  A run that hangs is aborted (the FUSE connection) and
+counted as HANG; with --spawn the next run gets new mounts.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ MODES = {
     "nohole": {"holes": False},
     "nohole-mmap": {"holes": False, "mmap": True},
     "nohole-workers": {"holes": False, "workers": 4},
+    "threads": {"workers": 4, "threads": True, "mmap": True, "link": True, "readers": 1},
 }
 # fsx with the workers split over two mounts (needs --second or --spawn)
 TWO_MOUNT_MODES = {
@@ -59,6 +60,7 @@ TWO_MOUNT_MODES = {
     "2m-mmap": {"workers": 4, "mmap": True},
     "2m-all": {"workers": 3, "mmap": True, "link": True, "readers": 2},
     "2m-nohole": {"workers": 4, "holes": False},
+    "2m-threads": {"workers": 4, "threads": True, "mmap": True, "link": True, "readers": 1},
 }
 VERDICT = {0: "PASS", 1: "FAIL", 3: "HANG"}
 

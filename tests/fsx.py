@@ -14,6 +14,8 @@ the 128 KiB/256 KiB block boundaries.  Modes:
   the second name in a loop (contents not compared: they only have to answer).
 * ``--no-holes``: writes start at or below EOF and truncates only shrink, so the file never
   has a sparse range (tells bugs in reading holes from the others).
+* ``--threads``: the workers are threads of one process instead of processes (one
+  descriptor table, one address space for the mmaps; a SIGBUS ends them all).
 * ``--second DIR``: the same directory through a second mount of the same filesystem;
   odd-numbered workers and readers use it.  Regions cross block boundaries, so two mounts
   change one block at once (neither may lose the other's bytes), and each worker's final
@@ -39,6 +41,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +87,7 @@ class Options:
     # and the second is compared once after the run; True = every op picks a name
     cross: bool = True
     second: str | None = None  # the same directory through another mount
+    threads: bool = False  # workers are threads of one process
 
     @property
     def names(self) -> list[str]:
@@ -384,7 +388,23 @@ def run(opts: Options) -> int:
     slots, stop = sw.Slots(total), mmap.mmap(-1, PAGE)
     sys.stdout.flush()
     pids: list[int] = []
-    for index in range(total):
+    if opts.threads:  # one child for all workers: each thread keeps its own slot
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            codes = [0] * opts.workers
+
+            def body(i: int) -> None:
+                codes[i] = child(stop, lambda: Worker(opts, i, slots).run())
+
+            threads = [threading.Thread(target=body, args=(i,)) for i in range(opts.workers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            os._exit(max(codes))
+        pids += [pid] * opts.workers
+    for index in range(opts.workers if opts.threads else 0, total):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -397,7 +417,7 @@ def run(opts: Options) -> int:
     roles = [f"worker {i}" if i < opts.workers else f"reader {i}" for i in range(total)]
     title = (f"fsx seed={opts.seed} workers={opts.workers} mmap={opts.mmap} link={opts.link} "
              f"readers={opts.readers}" + ("" if opts.holes else " no-holes")
-             + (" two-mounts" if opts.second else ""))
+             + (" two-mounts" if opts.second else "") + (" threads" if opts.threads else ""))
     verdict, report = sw.watch(pids, roles, slots, stop, workers=opts.workers, hang=opts.hang,
                                mountpoints=opts.mountpoints, daemon_pids=opts.daemon_pids,
                                abort=opts.abort, title=title)
@@ -429,6 +449,7 @@ def run_fsx(directory: str | os.PathLike[str], seed: int, *, timeout: float = 60
     cmd += ["--no-holes"] * (not opts.holes) + ["--one-name"] * (not opts.cross)
     cmd += [a for pid in opts.daemon_pids for a in ("--daemon-pid", str(pid))]
     cmd += ["--second", opts.second] if opts.second else []
+    cmd += ["--threads"] * opts.threads
     started = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
@@ -450,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("directory")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--ops", type=int, default=2000)
-    p.add_argument("--workers", "--threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", action="store_true",
+                   help="the workers are threads of one process, not processes")
     p.add_argument("--readers", type=int, default=0)
     p.add_argument("--mmap", action="store_true")
     p.add_argument("--link", action="store_true")
@@ -468,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     return run(Options(a.directory, a.seed, a.ops, a.workers, a.mmap, a.link, a.readers,
                        a.max_size, a.hang, a.abort, None, a.daemon_pid, a.keep,
-                       not a.no_holes, not a.one_name, a.second))
+                       not a.no_holes, not a.one_name, a.second, a.threads))
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ def reap(pids: list[int], timeout: float) -> dict[int, int]:
     """waitpid the children until all are gone or ``timeout``; pid -> wait status."""
     done: dict[int, int] = {}
     deadline = time.monotonic() + timeout
-    while len(done) < len(pids) and time.monotonic() < deadline:
+    while len(done) < len(set(pids)) and time.monotonic() < deadline:
         for pid in pids:
             if pid in done:
                 continue
@@ -233,7 +233,8 @@ def history(slots: Slots, index: int, last: int = 20) -> str:
 def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, workers: int,
           hang: float, mountpoints: list[str], daemon_pids: Iterable[int] = (),
           abort: bool = False, title: str = "") -> tuple[int, str]:
-    """Wait for forked children ``pids`` (slot i belongs to pids[i], described by roles[i]).
+    """Wait for forked children ``pids`` (slot i belongs to pids[i], described by roles[i];
+    threads of one child share its pid).
 
     The first ``workers`` children are the workers; when they are all done ``stop[0]`` is
     set so the others (readers, looping until told) end; ``stop[1]`` is set before an
@@ -247,7 +248,7 @@ def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, w
     started = time.monotonic()
     done: dict[int, int] = {}
     verdict, report = 0, ""
-    while len(done) < len(pids):
+    while len(done) < len(set(pids)):
         done.update(reap([p for p in pids if p not in done], 0.1))
         if not stop[0] and all(p in done for p in pids[:workers]):
             stop[0] = 1
@@ -279,7 +280,8 @@ def watch(pids: list[int], roles: list[str], slots: Slots, stop: mmap.mmap, *, w
             report = "\n".join(lines)
             kill_all([p for p in pids if p not in done])
             done.update(reap([p for p in pids if p not in done], 10))
-            if len(done) < len(pids):
-                report += f"\n  {len(pids) - len(done)} processes still stuck after SIGKILL"
+            if len(done) < len(set(pids)):
+                report += (f"\n  {len(set(pids)) - len(done)} processes still stuck after "
+                           "SIGKILL")
                 break
     return verdict, report

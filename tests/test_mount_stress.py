@@ -62,7 +62,8 @@ def test_checkers_pass_on_a_local_directory(tmp_path: Path):
     """The checkers themselves: every mode passes on the local filesystem (no FUSE)."""
     modes: list[dict[str, object]] = [
         {}, {"mmap": True}, {"workers": 4, "mmap": True}, {"link": True, "readers": 2},
-        {"workers": 3, "link": True, "readers": 1, "mmap": True, "holes": False}]
+        {"workers": 3, "link": True, "readers": 1, "mmap": True, "holes": False},
+        {"workers": 4, "threads": True, "mmap": True, "link": True, "readers": 1}]
     for seed, mode in enumerate(modes, 1):
         result = run_fsx(tmp_path, seed, ops=1500, hang=HANG, timeout=60, **mode)
         assert result.code == 0, result.output
@@ -158,6 +159,19 @@ def test_fsx_workers_on_two_mounts(mounter: Mounter, fs: FileSystem, seed: int,
     result = run_fsx(mounts[0].path, seed, ops=1200, hang=HANG, abort=True, timeout=120,
                      daemon_pids=[m.proc.pid for m in mounts], second=str(mounts[1].path),
                      **mode)
+    for mount in mounts:
+        check(result, mount)
+
+
+@pytest.mark.parametrize("second", [False, True])
+def test_fsx_threads_of_one_process(mounter: Mounter, fs: FileSystem, second: bool):
+    """The workers as threads of one process (one descriptor table, one address space
+    for their mmaps), on one mount or split over two."""
+    mounts = [stress_mount(mounter, fs) for _ in range(1 + second)]
+    result = run_fsx(mounts[0].path, 31 + second, ops=1200, hang=HANG, abort=True,
+                     timeout=120, daemon_pids=[m.proc.pid for m in mounts],
+                     second=str(mounts[1].path) if second else None, workers=4,
+                     threads=True, mmap=True, link=True, readers=1)
     for mount in mounts:
         check(result, mount)
 
