@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import mmap
 import os
 import queue
 import signal
@@ -33,7 +32,7 @@ import mfusepy
 from .refill import RefillGuard
 
 log = logging.getLogger("redisfs.fuse")
-RANGE_WAIT = 1.0  # seconds a WRITE waits for its range to be dropped again (refill.py)
+RANGE_WAIT = 0.05  # seconds a WRITE waits for its range to be dropped again (refill.py)
 
 c_stat = mfusepy.c_stat
 c_statvfs = mfusepy.c_statvfs
@@ -309,23 +308,18 @@ class KernelCache:
 
     def drop_range(self, ino: int, start: int, end: int) -> None:
         """Drop the kernel's pages of [start, end) of ``ino``, which a WRITE just stored
-        in the daemon (see refill.py).  Called inside that WRITE: the kernel keeps the
-        written range's last page locked until the reply when the write did not fill it,
-        so that page is dropped after the reply; the others before it returns (waiting
-        at most RANGE_WAIT s for READs that hold them)."""
+        in the daemon (see refill.py); called inside that WRITE, it waits at most
+        RANGE_WAIT s.  The kernel may keep the write's last folio locked until the reply
+        (one it did not fill, which may be a large folio reaching before ``start``): the
+        drop, which goes through the range in order, has dropped every earlier folio
+        when it stops there, and that one cannot hold old bytes (a READ cannot fill a
+        locked folio); it goes once the reply unlocks it."""
         if self._range_sender is None:
             return
-        page = mmap.PAGESIZE
-        first, last = start // page * page, (end - 1) // page * page
-        filled = start <= last and end % page == 0  # the write covers its last page
-        inner_end = end if filled else last
-        if inner_end > first:
-            done = threading.Event()
-            self._ranges.put((ino, first, inner_end, done))
-            if not done.wait(RANGE_WAIT):
-                log.warning("dropping pages of inode %d took over %s s", ino, RANGE_WAIT)
-        if not filled:
-            self._ranges.put((ino, last, last + page, threading.Event()))
+        done = threading.Event()
+        self._ranges.put((ino, start, end, done))
+        if not done.wait(RANGE_WAIT):
+            log.debug("dropping pages of inode %d: still waiting after %s s", ino, RANGE_WAIT)
 
     def _range_loop(self) -> None:
         while (item := self._ranges.get()) is not None:
