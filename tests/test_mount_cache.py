@@ -86,6 +86,30 @@ def test_many_files_unlinked_while_open_are_freed_after_close(mounted: Mount, fs
     assert not fs.client.smembers(fs.keys.orphans)
 
 
+def test_a_close_refused_by_a_full_redis_is_sent_before_a_removal(mounted: Mount,
+                                                                  fs: FileSystem):
+    """A full Redis refuses the script that records a close; the mount retries it 1 s
+    later.  An unlink meanwhile must send it first, or the file stays an orphan (and its
+    space taken) until then: the next write failed with ENOSPC after deleting files."""
+    path = mounted.path / "f"
+    handle = open(path, "wb")  # noqa: SIM115 -- closed while Redis is full
+    handle.write(os.urandom(100_000))
+    handle.flush()
+    os.fsync(handle.fileno())
+    ino = os.fstat(handle.fileno()).st_ino
+    limit = fs.client.config_get("maxmemory")["maxmemory"]
+    used = int(fs.client.info("memory")["used_memory"])
+    fs.client.config_set("maxmemory", max(used // 2, 1 << 20))  # full: scripts refused
+    try:
+        handle.close()
+        wait_until(lambda: "could not release" in mounted.log_text(), timeout=5)
+    finally:
+        fs.client.config_set("maxmemory", limit)
+    os.unlink(path)
+    assert not fs.client.exists(fs.keys.inode(ino)), "an orphan after unlink"
+    assert not fs.client.smembers(fs.keys.orphans)
+
+
 def test_rm_rf_of_a_tree_leaves_only_the_root(mounted: Mount, fs: FileSystem):
     for top in range(3):
         for sub in range(3):

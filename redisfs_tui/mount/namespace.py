@@ -18,12 +18,14 @@ from .parts import OperationParts
 
 if TYPE_CHECKING:
     from .handles import HandleTable
+    from .writeback import Writeback
 
 
 class NameOps(OperationParts):
     """Mixed into RedisFsOperations, which provides the attributes and helpers below."""
 
     handles: HandleTable
+    writeback: Writeback
 
     def mknod(self, parent_ino: int, name: str, mode: int, rdev: int, uid: int,
               gid: int) -> dict[str, int]:
@@ -78,6 +80,7 @@ class NameOps(OperationParts):
     def unlink(self, parent_ino: int, name: str) -> None:
         self._writable()
         self._settled(parent_ino, name)
+        self.writeback.release_pending()  # (a file closed just before is freed now)
         when = time.time_ns()
         removed = self.fs.unlink(parent_ino, name, when,
                                  expect=self.names.believed(parent_ino, name))
@@ -98,6 +101,7 @@ class NameOps(OperationParts):
         if (self.names.doubtful(src_parent, src_name)  # (both asked: both looked up again)
                 | self.names.doubtful(dst_parent, dst_name)):
             raise FsError(errno.ESTALE)
+        self.writeback.release_pending()  # (a file replaced here is freed now)
         expect = (self.names.believed(src_parent, src_name),
                   self.names.believed(dst_parent, dst_name))
         moved, replaced = self.fs.rename(src_parent, src_name, dst_parent, dst_name, flags,

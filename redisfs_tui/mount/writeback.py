@@ -234,6 +234,13 @@ class Writeback:
                     return
                 time.sleep(RELEASE_RETRY)
 
+    def release_pending(self) -> None:
+        """Before a removal: send the closes still queued (or waiting to retry after a
+        full Redis refused them), so that a file closed here and now removed is freed
+        at once instead of staying an orphan until the next retry."""
+        if self._releases:
+            self.send_releases()
+
     def send_releases(self) -> bool:
         """Send every queued release now; False when Redis could not be reached, or
         is full and refuses even the script that frees memory (they stay queued)."""
