@@ -21,6 +21,7 @@ from .attrs import NAME_MAX, ROOT_INO, Attr
 from .errors import FsError, translated
 from .fs import FileSystem
 from .fsck_scan import BATCH, Problem, Table, check_counters, check_sessions, scan_inodes
+from .keys import prefix_of_base
 from .pool import gc
 from .snapshot import STALE_AFTER, abandon
 
@@ -167,13 +168,11 @@ def check(fs: FileSystem, progress: Callable[[str], None] | None = None) -> list
 def check_pool(fs: FileSystem) -> list[Problem]:
     """A snapshot copy that stopped, and pool blocks no filesystem references."""
     problems = []
-    with translated():
-        snap_to, beat = fs.client.hmget(fs.keys.superblock, "snap_to", "snap_beat")
-        now = fs.client.time()[0]
-    if snap_to and now - int(beat or 0) > STALE_AFTER:
-        target = snap_to.decode(errors="replace")[1:-2]
+    copy = _snapshot_copy(fs)
+    if copy is not None and copy[1] > STALE_AFTER:
+        target, idle = copy
         problems.append(Problem("stale-snapshot", 0, f"the snapshot into {target} stopped "
-                                f"{now - int(beat or 0)} s ago: deleting the incomplete copy",
+                                f"{idle} s ago: deleting the incomplete copy",
                                 data={"target": target}))
     found = gc(fs.client, fs.pool, dry_run=True)
     if found.deleted:
@@ -219,13 +218,21 @@ def _refuse_during_snapshot(fs: FileSystem, problems: list[Problem]) -> None:
     may be cleaned up, and nothing else is refused when there is nothing to repair."""
     if not any(p.repairable and p.kind != "stale-snapshot" for p in problems):
         return
+    copy = _snapshot_copy(fs)
+    if copy is not None and copy[1] <= STALE_AFTER:
+        raise FsError(errno.EBUSY, f"a snapshot of {fs.prefix} into {copy[0]} is being "
+                      "taken: repair once it has finished")
+
+
+def _snapshot_copy(fs: FileSystem) -> tuple[str, int] | None:
+    """(target prefix, seconds since its last batch) of a snapshot copy of ``fs`` that
+    has not finished, or None."""
     with translated():
         snap_to, beat = fs.client.hmget(fs.keys.superblock, "snap_to", "snap_beat")
         now = fs.client.time()[0]
-    if snap_to and now - int(beat or 0) <= STALE_AFTER:
-        target = snap_to.decode(errors="replace")[1:-2]
-        raise FsError(errno.EBUSY, f"a snapshot of {fs.prefix} into {target} is being taken: "
-                      "repair once it has finished")
+    if not snap_to:
+        return None
+    return prefix_of_base(snap_to), now - int(beat or 0)
 
 
 def _repair_one(fs: FileSystem, problem: Problem, lost_found: Callable[[], int]) -> bool:

@@ -61,6 +61,13 @@ def valid_prefix(prefix: str) -> bool:
     return bool(PREFIX_RE.match(prefix))
 
 
+def prefix_of_base(base: bytes | str) -> str:
+    """The prefix of a key base ``{prefix}:`` as the snapshot scripts record it
+    (``snap_to``, a stale copy's target)."""
+    text = base.decode(errors="replace") if isinstance(base, bytes) else base
+    return text[1:-2] if text.startswith("{") and text.endswith("}:") else text
+
+
 def prefix_of_superblock(key: bytes | str) -> str | None:
     """Return the prefix of a superblock key found by SCAN, or None if it is not one."""
     text = key.decode(errors="replace") if isinstance(key, bytes) else key

@@ -27,6 +27,7 @@ from .keys import (
     Keys,
     parse_mount_key,
     pool_pattern,
+    prefix_of_base,
     prefix_of_superblock,
 )
 from .pool import exclusive_blocks, gc, members, unlink_keys
@@ -112,7 +113,7 @@ def _summary(prefix: str, sb: dict[bytes, bytes]) -> FsSummary:
     return FsSummary(prefix, num(b"format_version"), num(b"block_size"), text(b"codec"),
                      num(b"created"), text(b"uuid"), num(b"inodes"), num(b"logical_bytes"),
                      num(b"stored_bytes"), text(b"snapshot_of"), bool(sb.get(b"incomplete")),
-                     text(b"snap_to")[1:-2])  # the key base "{Q}:" of the target
+                     prefix_of_base(text(b"snap_to")))
 
 
 def list_filesystems(client: redis.Redis) -> list[FsSummary]:

@@ -27,7 +27,7 @@ from .attrs import ROOT_INO, Attr
 from .cluster import refuse_cross_slot
 from .errors import FsError, NoSuchFilesystem, translated
 from .fs import FileSystem
-from .keys import Keys
+from .keys import Keys, prefix_of_base
 from .registry import delete_filesystem, list_mounts
 from .scripts import scripts_for
 
@@ -79,8 +79,7 @@ def _copy(client: redis.Redis, source: str, target: str, mode: str) -> SnapshotR
                 args=[src.base, dst.base, time.time_ns(), uuid.uuid4().hex, mode, source])
             if not isinstance(begin, list):
                 break
-            stale = begin[1].decode()  # '{prefix}:' of a copy whose maker died
-            abandon(client, source, stale[1:-2])
+            abandon(client, source, prefix_of_base(begin[1]))  # a copy whose maker died
         done = 0
         while not done:
             tick = time.monotonic()
