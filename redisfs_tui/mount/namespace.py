@@ -71,24 +71,25 @@ class NameOps(OperationParts):
             self.cache.update(parent_ino, mtime_ns=when, ctime_ns=when,
                               nlink=parent.nlink - (1 if was_dir else 0))
 
-    def _settled(self, parent_ino: int, name: str) -> None:
-        """ESTALE when it is unknown which inode the kernel means (names.KernelNames):
-        the kernel looks the name up again and retries."""
-        if self.names.doubtful(parent_ino, name):
+    def _settled(self, *names: tuple[int, str]) -> None:
+        """ESTALE when it is unknown which inode the kernel means by one of the
+        (parent, name) pairs (names.KernelNames): the kernel looks them all up again
+        and retries."""
+        if [pair for pair in names if self.names.doubtful(*pair)]:  # (every one asked)
             raise FsError(errno.ESTALE)
 
     def unlink(self, parent_ino: int, name: str) -> None:
         self._writable()
-        self._settled(parent_ino, name)
-        self.writeback.release_pending()  # (a file closed just before is freed now)
+        self._settled((parent_ino, name))
+        expect = self.names.believed(parent_ino, name)
+        self.writeback.release_pending(expect)  # (closed just before: freed now)
         when = time.time_ns()
-        removed = self.fs.unlink(parent_ino, name, when,
-                                 expect=self.names.believed(parent_ino, name))
+        removed = self.fs.unlink(parent_ino, name, when, expect=expect)
         self._removed(parent_ino, name, removed, when, was_dir=False)
 
     def rmdir(self, parent_ino: int, name: str) -> None:
         self._writable()
-        self._settled(parent_ino, name)
+        self._settled((parent_ino, name))
         when = time.time_ns()
         removed = self.fs.rmdir(parent_ino, name, when,
                                 expect=self.names.believed(parent_ino, name))
@@ -98,12 +99,10 @@ class NameOps(OperationParts):
                flags: int = 0) -> None:
         self._writable()
         self._check_name(dst_name)
-        if (self.names.doubtful(src_parent, src_name)  # (both asked: both looked up again)
-                | self.names.doubtful(dst_parent, dst_name)):
-            raise FsError(errno.ESTALE)
-        self.writeback.release_pending()  # (a file replaced here is freed now)
+        self._settled((src_parent, src_name), (dst_parent, dst_name))
         expect = (self.names.believed(src_parent, src_name),
                   self.names.believed(dst_parent, dst_name))
+        self.writeback.release_pending(expect[1])  # (replaced: freed now)
         moved, replaced = self.fs.rename(src_parent, src_name, dst_parent, dst_name, flags,
                                          expect=expect)
         if replaced == moved:

@@ -234,11 +234,11 @@ class Writeback:
                     return
                 time.sleep(RELEASE_RETRY)
 
-    def release_pending(self) -> None:
-        """Before a removal: send the closes still queued (or waiting to retry after a
-        full Redis refused them), so that a file closed here and now removed is freed
-        at once instead of staying an orphan until the next retry."""
-        if self._releases:
+    def release_pending(self, ino: int | None) -> None:
+        """Before a removal of ``ino``: when its close is still queued (or waiting to
+        retry after a full Redis refused it), send the queue now, so that the file is
+        freed at once instead of staying an orphan until the next attempt."""
+        if ino is not None and ino in self._releases:
             self.send_releases()
 
     def send_releases(self) -> bool:
